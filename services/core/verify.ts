@@ -1,0 +1,241 @@
+import { getAddress } from "ethers";
+import { fromHex } from "./bytes";
+import { CoreError, requireArgument } from "./errors";
+import {
+  ANCHOR_ATTESTATION_TYPE,
+  EIP712_DOMAIN_TYPE,
+  EIP712_NAME,
+  EIP712_VERSION,
+  recoverAttestationSigner,
+  type AttestationTypedData,
+} from "./attestation";
+import { parseCertificate, type Certificate } from "./certificate";
+import { verifyInclusion } from "./merkle";
+import { isHex32, recordLeafHash } from "./record";
+
+// Verification in the order of DESIGN section 8. Pure: the chain enters only through the
+// ChainReader the caller passes; the tsd API is never called.
+
+/** Why a certificate is INVALID (DESIGN section 8). */
+export type ReasonCode =
+  | "MALFORMED"
+  | "DIGEST_MISMATCH"
+  | "PROOF_INVALID"
+  | "SIGNATURE_INVALID"
+  | "CHAIN_MISMATCH"
+  | "NOT_ANCHORED"
+  | "ANCHOR_MISMATCH"
+  | "SIGNER_NOT_AUTHORISED";
+
+/**
+ * VALID: every check passed, the chain included. UNANCHORED_CHECK_ONLY: steps 1 to 4 passed
+ * but the chain was not consulted (none given, or unreachable). INVALID: see `code`.
+ */
+export type Outcome = "VALID" | "INVALID" | "UNANCHORED_CHECK_ONLY";
+
+/** Read access to the registry's chain; its ethers implementation lives outside the core. */
+export interface ChainReader {
+  /** The chain id the node serves. */
+  chainId(): Promise<bigint>;
+  /** `EvidenceRegistry.anchorOf(root)` at `registry`; all zero for an unknown root. */
+  anchorOf(
+    registry: string,
+    root: string,
+  ): Promise<{ timestamp: bigint; blockNumber: bigint; treeSize: bigint; batch: bigint }>;
+  /** Hash and timestamp of block `blockNumber`, or null when the chain has no such block. */
+  block(blockNumber: number): Promise<{ hash: string; timestamp: bigint } | null>;
+  /** `EvidenceRegistry.certifier(signer)` at `registry`. */
+  certifier(registry: string, signer: string): Promise<{ since: bigint; until: bigint }>;
+}
+
+export interface VerifyOptions {
+  /** The SHA-256 of the file the certificate is claimed for (64 hex characters). */
+  digest?: string;
+  /** A reader of the chain named in the certificate; without it, VALID cannot be reached. */
+  chain?: ChainReader;
+}
+
+export interface VerificationResult {
+  outcome: Outcome;
+  /** Set when `outcome` is INVALID. */
+  code?: ReasonCode;
+  /** One sentence for a person: the finding or what failed. */
+  message: string;
+  /** Set once the certificate parsed. */
+  certificate?: Certificate;
+  /** Whether step 2 compared a digest. */
+  digestChecked: boolean;
+  /** Why the chain was not consulted, when a reader was given but failed. */
+  chainError?: string;
+}
+
+/**
+ * Verifies an untrusted certificate: parse, digest, inclusion proof, attestation signature,
+ * then the chain. Throws only for a malformed `options.digest` (the caller's mistake).
+ */
+export async function verifyCertificate(
+  input: unknown,
+  options: VerifyOptions = {},
+): Promise<VerificationResult> {
+  const digest = options.digest?.toLowerCase();
+  requireArgument(digest === undefined || isHex32(digest), "digest must be 64 hex characters");
+  const digestChecked = digest !== undefined;
+  const invalid = (code: ReasonCode, message: string, certificate?: Certificate): VerificationResult => ({
+    outcome: "INVALID",
+    code,
+    message,
+    digestChecked,
+    ...(certificate && { certificate }),
+  });
+
+  // 1. strict parse
+  let cert: Certificate;
+  try {
+    cert = parseCertificate(input);
+  } catch (e) {
+    if (e instanceof CoreError && e.code === "MALFORMED") return invalid("MALFORMED", e.message);
+    throw e;
+  }
+
+  // 2. the file's digest
+  if (digest !== undefined && digest !== cert.deposit.digest) {
+    return invalid("DIGEST_MISMATCH", "the file's SHA-256 differs from the deposited digest", cert);
+  }
+
+  // 3. the deposit is in the anchored tree
+  const included = verifyInclusion(
+    recordLeafHash(cert.deposit),
+    cert.proof.leafIndex,
+    cert.proof.treeSize,
+    cert.proof.auditPath.map(fromHex),
+    fromHex(cert.anchor.root),
+  );
+  if (!included)
+    return invalid("PROOF_INVALID", "the inclusion proof does not lead to the anchored root", cert);
+
+  // 4. the certifier's signature over exactly this anchor
+  const signatureProblem = checkAttestation(cert);
+  if (signatureProblem) return invalid("SIGNATURE_INVALID", signatureProblem, cert);
+
+  // 5. the chain
+  if (!options.chain) {
+    return {
+      outcome: "UNANCHORED_CHECK_ONLY",
+      message: "the certificate is intact and signed, but the chain was not consulted",
+      certificate: cert,
+      digestChecked,
+    };
+  }
+  let chainFinding: { code: ReasonCode; message: string } | null;
+  try {
+    chainFinding = await checkChain(cert, options.chain);
+  } catch (e) {
+    return {
+      outcome: "UNANCHORED_CHECK_ONLY",
+      message: "the certificate is intact and signed, but the chain could not be read",
+      certificate: cert,
+      digestChecked,
+      chainError: e instanceof Error ? e.message : String(e),
+    };
+  }
+  if (chainFinding) return invalid(chainFinding.code, chainFinding.message, cert);
+  return { outcome: "VALID", message: validStatement(cert), certificate: cert, digestChecked };
+}
+
+/** The sentence a court reads for a VALID certificate. */
+export function validStatement(cert: Certificate): string {
+  const { deposit, anchor } = cert;
+  const when = new Date(anchor.blockTimestamp * 1000).toISOString();
+  return (
+    `digest ${deposit.digest} was deposited by ${deposit.depositor} no later than ${when} ` +
+    `(block ${anchor.blockNumber}, chain ${anchor.chainId})`
+  );
+}
+
+function checkAttestation(cert: Certificate): string | null {
+  const { typedData, signer, signature } = cert.attestation;
+  const { anchor, proof } = cert;
+  if (
+    typedData.primaryType !== "AnchorAttestation" ||
+    !sameFields(typedData, EIP712_DOMAIN_TYPE, ANCHOR_ATTESTATION_TYPE)
+  ) {
+    return "the signed data is not a tsd AnchorAttestation";
+  }
+  const d = typedData.domain;
+  if (
+    d.name !== EIP712_NAME ||
+    d.version !== EIP712_VERSION ||
+    d.chainId !== anchor.chainId ||
+    getAddress(d.verifyingContract) !== getAddress(anchor.registry)
+  ) {
+    return "the signature's domain is not this registry on this chain";
+  }
+  const m = typedData.message;
+  if (
+    m.root !== anchor.root ||
+    m.treeSize !== proof.treeSize ||
+    m.batch !== anchor.batch ||
+    m.txHash !== anchor.txHash ||
+    m.blockNumber !== anchor.blockNumber ||
+    m.blockHash !== anchor.blockHash ||
+    m.blockTimestamp !== anchor.blockTimestamp
+  ) {
+    return "the signed message differs from the certificate's anchor";
+  }
+  if (recoverAttestationSigner(typedData, signature) !== getAddress(signer)) {
+    return "the signature was not made by the named signer";
+  }
+  return null;
+}
+
+function sameFields(
+  typedData: AttestationTypedData,
+  domainType: readonly { name: string; type: string }[],
+  attestationType: readonly { name: string; type: string }[],
+): boolean {
+  const same = (a: readonly { name: string; type: string }[], b: readonly { name: string; type: string }[]) =>
+    a.length === b.length && a.every((f, i) => f.name === b[i]?.name && f.type === b[i]?.type);
+  return (
+    same(typedData.types.EIP712Domain, domainType) && same(typedData.types.AnchorAttestation, attestationType)
+  );
+}
+
+async function checkChain(
+  cert: Certificate,
+  chain: ChainReader,
+): Promise<{ code: ReasonCode; message: string } | null> {
+  const { anchor, proof } = cert;
+  const chainId = await chain.chainId();
+  if (chainId !== BigInt(anchor.chainId)) {
+    return { code: "CHAIN_MISMATCH", message: `the node serves chain ${chainId}, not ${anchor.chainId}` };
+  }
+  const onChain = await chain.anchorOf(anchor.registry, anchor.root);
+  if (
+    onChain.timestamp === 0n ||
+    onChain.blockNumber !== BigInt(anchor.blockNumber) ||
+    onChain.treeSize !== BigInt(proof.treeSize) ||
+    onChain.batch !== BigInt(anchor.batch)
+  ) {
+    return { code: "NOT_ANCHORED", message: "the registry holds no matching anchor for this root" };
+  }
+  const block = await chain.block(anchor.blockNumber);
+  if (
+    !block ||
+    block.hash.toLowerCase() !== anchor.blockHash ||
+    block.timestamp !== BigInt(anchor.blockTimestamp)
+  ) {
+    return {
+      code: "ANCHOR_MISMATCH",
+      message: "the chain's block differs from the certificate's anchor block",
+    };
+  }
+  const issuedAt = BigInt(cert.attestation.typedData.message.issuedAt);
+  const period = await chain.certifier(anchor.registry, cert.attestation.signer);
+  if (period.since === 0n || period.since > issuedAt || (period.until !== 0n && issuedAt >= period.until)) {
+    return {
+      code: "SIGNER_NOT_AUTHORISED",
+      message: "the signer was not an active certifier when it signed",
+    };
+  }
+  return null;
+}
