@@ -1,4 +1,4 @@
-import { getAddress } from "ethers";
+import { getAddress, type TypedDataField } from "ethers";
 import { fromHex } from "./bytes";
 import { CoreError, requireArgument } from "./errors";
 import {
@@ -190,13 +190,13 @@ function checkAttestation(cert: Certificate): string | null {
 
 function sameFields(
   typedData: AttestationTypedData,
-  domainType: readonly { name: string; type: string }[],
-  attestationType: readonly { name: string; type: string }[],
+  domainType: readonly TypedDataField[],
+  attestationType: readonly TypedDataField[],
 ): boolean {
-  const same = (a: readonly { name: string; type: string }[], b: readonly { name: string; type: string }[]) =>
-    a.length === b.length && a.every((f, i) => f.name === b[i]?.name && f.type === b[i]?.type);
+  const text = (fields: readonly TypedDataField[]) => fields.map((f) => `${f.type} ${f.name}`).join(",");
   return (
-    same(typedData.types.EIP712Domain, domainType) && same(typedData.types.AnchorAttestation, attestationType)
+    text(typedData.types.EIP712Domain) === text(domainType) &&
+    text(typedData.types.AnchorAttestation) === text(attestationType)
   );
 }
 

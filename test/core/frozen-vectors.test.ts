@@ -1,0 +1,53 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  MerkleTree,
+  canonicalRecord,
+  parseCertificate,
+  parseDepositRecord,
+  recordLeafHash,
+  to0xHex,
+  verifyCertificate,
+  type DepositRecord,
+} from "../../services/core";
+import { memoryChain, type ChainFacts } from "../helpers/memory-chain";
+
+// The project's own frozen vectors (test/vectors, made once by scripts/make-core-vectors.ts).
+// If one of these fails, the protocol changed: that needs a new format version, not new vectors.
+const load = <T>(name: string): T =>
+  JSON.parse(readFileSync(join(__dirname, "..", "vectors", name), "utf8")) as T;
+
+test("records: JCS and leaf hash are unchanged", () => {
+  const { cases } = load<{ cases: { record: unknown; jcs: string; leafHash: string }[] }>("record.json");
+  expect(cases.length).toBeGreaterThanOrEqual(4);
+  for (const c of cases) {
+    const record = parseDepositRecord(c.record);
+    expect(canonicalRecord(record)).toBe(c.jcs);
+    expect(to0xHex(recordLeafHash(record))).toBe(c.leafHash);
+  }
+});
+
+test("batch: root and every audit path are unchanged", () => {
+  const batch = load<{
+    records: DepositRecord[];
+    leafHashes: string[];
+    root: string;
+    auditPaths: string[][];
+  }>("batch.json");
+  const leaves = batch.records.map((r) => recordLeafHash(parseDepositRecord(r)));
+  expect(leaves.map(to0xHex)).toEqual(batch.leafHashes);
+  const tree = MerkleTree.fromLeafHashes(leaves);
+  expect(to0xHex(tree.root)).toBe(batch.root);
+  expect(leaves.map((_, i) => tree.auditPath(i).map(to0xHex))).toEqual(batch.auditPaths);
+});
+
+test("certificate: still parses and verifies VALID under its chain facts", async () => {
+  const { certificate, chain } = load<{ certificate: unknown; chain: ChainFacts }>("certificate.json");
+  expect(parseCertificate(certificate)).toBe(certificate);
+  const result = await verifyCertificate(certificate, { chain: memoryChain(chain) });
+  expect(result.outcome).toBe("VALID");
+  expect(result.message).toBe(
+    "digest 858bc03ff4d76434c33c3ee90ee58537fee08193d6351c7d6e057deb3f3db6d9 was deposited by " +
+      "tenant:acme-robotics no later than 2025-11-24T16:01:00.000Z (block 42, chain 31337)",
+  );
+});
