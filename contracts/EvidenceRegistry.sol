@@ -24,7 +24,8 @@ contract EvidenceRegistry is IEvidenceRegistry, AccessControlDefaultAdminRules, 
     function anchor(bytes32 root, uint64 treeSize, uint64 batch) external onlyRole(ANCHORER_ROLE) whenNotPaused {
         if (root == bytes32(0)) revert ZeroRoot();
         if (treeSize == 0) revert ZeroTreeSize();
-        if (_anchors[root].timestamp != 0) revert RootAlreadyAnchored(root);
+        // treeSize is never zero once stored, whatever the clock says.
+        if (_anchors[root].treeSize != 0) revert RootAlreadyAnchored(root);
         uint64 timestamp = _timestamp();
         _anchors[root] = Anchor({
             timestamp: timestamp,
