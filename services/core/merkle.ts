@@ -66,19 +66,37 @@ export class MerkleTree {
    * read-only views into the tree; copy them to keep them beyond the tree.
    */
   auditPath(index: number): Uint8Array[] {
+    const path: Uint8Array[] = [];
+    this.walkAuditPath(index, (sibling) => path.push(sibling));
+    return path;
+  }
+
+  /**
+   * Writes the audit path of leaf `index` (concatenated 32-byte nodes) into `target` at
+   * `offset`, allocating nothing; returns the number of bytes written. For storing every
+   * path of a large batch.
+   */
+  writeAuditPath(index: number, target: Uint8Array, offset: number): number {
+    let at = offset;
+    this.walkAuditPath(index, (sibling) => {
+      target.set(sibling, at);
+      at += HASH_SIZE;
+    });
+    return at - offset;
+  }
+
+  private walkAuditPath(index: number, visit: (sibling: Uint8Array) => void): void {
     requireArgument(
       Number.isSafeInteger(index) && index >= 0 && index < this.size,
       "leaf index out of range",
     );
-    const path: Uint8Array[] = [];
     let i = index;
     for (let depth = 0; depth < this.levels.length - 1; depth++) {
       const level = this.levels[depth] as Uint8Array;
       const sibling = i % 2 === 0 ? i + 1 : i - 1;
-      if (sibling < level.length / HASH_SIZE) path.push(node(level, sibling));
+      if (sibling < level.length / HASH_SIZE) visit(node(level, sibling));
       i = Math.floor(i / 2);
     }
-    return path;
   }
 }
 

@@ -1,0 +1,45 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { isConnectionError } from "../db/pool";
+import { ERRORS, ServiceError, type ErrorCode } from "../errors";
+
+/**
+ * Maps every error to `{ error: { code, message } }` with the catalogue's status. 5xx
+ * responses never carry internal messages or stacks; the log keeps them.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const { code, message } = classify(err);
+    const status = ERRORS[code].status;
+    if (status >= 500) request.log.error({ err }, "request failed");
+    else request.log.info({ code, message }, "request refused");
+    return reply.status(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${request.method} ${request.url}` } }),
+  );
+}
+
+function classify(err: FastifyError): { code: ErrorCode; message: string } {
+  if (err instanceof ServiceError) return { code: err.code, message: err.message };
+  if (err.validation) return { code: "VALIDATION_FAILED", message: err.message };
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { code: "PAYLOAD_TOO_LARGE", message: ERRORS.PAYLOAD_TOO_LARGE.message };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { code: "UNSUPPORTED_MEDIA_TYPE", message: ERRORS.UNSUPPORTED_MEDIA_TYPE.message };
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { code: "MALFORMED_JSON", message: ERRORS.MALFORMED_JSON.message };
+  }
+  if (err instanceof SyntaxError && err.statusCode === 400) {
+    return { code: "MALFORMED_JSON", message: ERRORS.MALFORMED_JSON.message };
+  }
+  if (isConnectionError(err))
+    return { code: "SERVICE_UNAVAILABLE", message: ERRORS.SERVICE_UNAVAILABLE.message };
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return { code: "BAD_REQUEST", message: ERRORS.BAD_REQUEST.message };
+  }
+  return { code: "INTERNAL", message: ERRORS.INTERNAL.message };
+}

@@ -1,0 +1,100 @@
+import {
+  attestationTypedData,
+  buildCertificate,
+  isUuidV4,
+  recordLeafHash,
+  toHex,
+  type Certificate,
+} from "../core";
+import type { Db } from "../db/pool";
+import { recordOf, type DepositStatus } from "../deposits/store";
+import { ServiceError } from "../errors";
+
+// The certificate (DESIGN section 7), assembled from what PostgreSQL holds: the record, its
+// stored audit path, the batch's anchor and its stored attestation. Nothing is signed here;
+// the same deposit always yields the same certificate.
+
+interface CertificateRow {
+  id: string;
+  depositor: string;
+  digest: string;
+  salt: string;
+  received_at: number;
+  prev: string | null;
+  leaf_hash: string;
+  batch_id: number | null;
+  leaf_index: number | null;
+  status: DepositStatus;
+  tree_size: number | null;
+  root: string | null;
+  chain_id: number | null;
+  registry: string | null;
+  tx_hash: string | null;
+  block_number: number | null;
+  block_hash: string | null;
+  block_timestamp: number | null;
+  signer: string | null;
+  signature: string | null;
+  issued_at: number | null;
+  audit_path: Buffer | null;
+}
+
+/** The certificate of one of the tenant's deposits; CERTIFICATE_NOT_READY until it is certified. */
+export async function loadCertificate(db: Db, tenantId: string, depositId: string): Promise<Certificate> {
+  if (!isUuidV4(depositId)) throw new ServiceError("DEPOSIT_NOT_FOUND");
+  const { rows } = await db.query<CertificateRow>(
+    `SELECT d.id, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt, d.received_at, d.prev,
+            encode(d.leaf_hash, 'hex') AS leaf_hash, d.batch_id, d.leaf_index,
+            CASE WHEN d.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status,
+            b.tree_size, '0x' || encode(b.root, 'hex') AS root, b.chain_id, b.registry,
+            '0x' || encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, '0x' || encode(b.block_hash, 'hex') AS block_hash,
+            b.block_timestamp, b.signer, '0x' || encode(b.signature, 'hex') AS signature, b.issued_at, p.audit_path
+       FROM deposits d
+       LEFT JOIN batches b ON b.id = d.batch_id
+       LEFT JOIN proofs p ON p.batch_id = d.batch_id AND p.leaf_index = d.leaf_index
+      WHERE d.id = $1 AND d.tenant_id = $2`,
+    [depositId, tenantId],
+  );
+  const row = rows[0];
+  if (!row) throw new ServiceError("DEPOSIT_NOT_FOUND");
+  if (row.status !== "certified") {
+    throw new ServiceError(
+      "CERTIFICATE_NOT_READY",
+      `the deposit is ${row.status}; its certificate is not ready yet`,
+    );
+  }
+  const c = row as Required<{ [K in keyof CertificateRow]: NonNullable<CertificateRow[K]> }>;
+  const deposit = recordOf(row);
+  if (toHex(recordLeafHash(deposit)) !== row.leaf_hash) {
+    throw new Error(`deposit ${row.id}: the stored record no longer hashes to its leaf`);
+  }
+  const anchor = {
+    chainId: c.chain_id,
+    registry: c.registry,
+    root: c.root,
+    batch: c.batch_id,
+    txHash: c.tx_hash,
+    blockNumber: c.block_number,
+    blockHash: c.block_hash,
+    blockTimestamp: c.block_timestamp,
+  };
+  const typedData = attestationTypedData(anchor.chainId, anchor.registry, {
+    root: anchor.root,
+    treeSize: c.tree_size,
+    batch: anchor.batch,
+    txHash: anchor.txHash,
+    blockNumber: anchor.blockNumber,
+    blockHash: anchor.blockHash,
+    blockTimestamp: anchor.blockTimestamp,
+    issuedAt: c.issued_at,
+  });
+  const path = new Uint8Array(c.audit_path);
+  return buildCertificate({
+    deposit,
+    leafIndex: c.leaf_index,
+    treeSize: c.tree_size,
+    auditPath: Array.from({ length: path.length / 32 }, (_, i) => path.subarray(32 * i, 32 * i + 32)),
+    anchor,
+    attestation: { signer: c.signer, signature: c.signature, typedData },
+  });
+}

@@ -1,0 +1,25 @@
+// The registry's interface as the service and the verifier use it. Human-readable, so a court's
+// verifier needs no build artefacts; a test checks every entry against the compiled ABI.
+export const REGISTRY_ABI = [
+  "function anchor(bytes32 root, uint64 treeSize, uint64 batch)",
+  "function anchorOf(bytes32 root) view returns (uint64 timestamp, uint64 blockNumber, uint64 treeSize, uint64 batch)",
+  "function addCertifier(address certifier)",
+  "function retireCertifier(address certifier)",
+  "function certifier(address certifier) view returns (uint64 since, uint64 until)",
+  "function certifiers() view returns (address[])",
+  "function ANCHORER_ROLE() view returns (bytes32)",
+  "function hasRole(bytes32 role, address account) view returns (bool)",
+  "function grantRole(bytes32 role, address account)",
+  "function paused() view returns (bool)",
+  "event RootAnchored(bytes32 indexed root, uint64 indexed batch, uint64 treeSize, uint64 timestamp)",
+  "event CertifierAdded(address indexed certifier, uint64 since)",
+  "event CertifierRetired(address indexed certifier, uint64 until)",
+  "error ZeroRoot()",
+  "error ZeroTreeSize()",
+  "error RootAlreadyAnchored(bytes32 root)",
+  "error ZeroCertifier()",
+  "error CertifierAlreadyRegistered(address certifier)",
+  "error CertifierNotActive(address certifier)",
+  "error EnforcedPause()",
+  "error AccessControlUnauthorizedAccount(address account, bytes32 neededRole)",
+] as const;

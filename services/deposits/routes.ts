@@ -1,0 +1,210 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { Db } from "../db/pool";
+import type { JobQueues } from "../jobs/queues";
+import { requireTenant } from "../api/auth";
+import { AcceptedDepositSchema, DepositStatusSchema, errors } from "../api/schemas";
+import { loadCertificate } from "../certificates/certificate";
+import { acceptDeposits, getDeposit, listDeposits } from "./store";
+
+export interface DepositRouteOptions {
+  db: Db;
+  /** For the "a full batch is waiting" hint; deposits never depend on it. */
+  queues?: JobQueues;
+  bulkMax: number;
+  batchMax: number;
+}
+
+const DepositInputSchema = Type.Object(
+  {
+    digest: Type.String({
+      maxLength: 128,
+      description: "SHA-256 of the file, 64 hex characters (computed locally)",
+    }),
+    digestAlg: Type.Optional(Type.String({ maxLength: 32, description: 'Only "sha256"' })),
+    label: Type.Optional(
+      Type.String({ maxLength: 256, description: "Your own note; not part of the record" }),
+    ),
+    prev: Type.Optional(
+      Type.String({ maxLength: 64, description: "Id of your earlier deposit this one supersedes" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const IdempotencyHeaders = Type.Object({
+  "idempotency-key": Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: "^[\\x21-\\x7e]+$",
+      description: "Repeat-safe retries",
+    }),
+  ),
+});
+
+const DepositDetailSchema = Type.Composite([
+  AcceptedDepositSchema,
+  Type.Object({
+    label: Type.Union([Type.String(), Type.Null()]),
+    batch: Type.Union([
+      Type.Null(),
+      Type.Object({
+        id: Type.Integer(),
+        treeSize: Type.Integer(),
+        root: Type.String(),
+        leafIndex: Type.Integer(),
+        chainId: Type.Union([Type.Integer(), Type.Null()]),
+        registry: Type.Union([Type.String(), Type.Null()]),
+        txHash: Type.Union([Type.String(), Type.Null()]),
+        blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+        blockTimestamp: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+    ]),
+    times: Type.Object({
+      receivedAt: Type.String(),
+      sealedAt: Type.Union([Type.String(), Type.Null()]),
+      anchoredAt: Type.Union([Type.String(), Type.Null()]),
+      certifiedAt: Type.Union([Type.String(), Type.Null()]),
+    }),
+  }),
+]);
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+/** The depositor's routes under /v1/deposits; every one needs the tenant's API key. */
+export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = async (app, opts) => {
+  app.addHook("onRequest", requireTenant(opts.db));
+  const security = [{ bearer: [] }];
+
+  app.post(
+    "/deposits",
+    {
+      schema: {
+        summary: "Deposit one digest",
+        tags: ["deposits"],
+        security,
+        headers: IdempotencyHeaders,
+        body: DepositInputSchema,
+        response: { 202: AcceptedDepositSchema, ...errors(400, 401, 409, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const key = request.headers["idempotency-key"];
+      const { deposits, created } = await acceptDeposits(opts.db, request.tenant, [request.body], {
+        bulk: false,
+        ...(key === undefined ? {} : { idempotencyKey: key }),
+      });
+      await opts.queues?.notePending(created, opts.batchMax);
+      if (created === 0) void reply.header("idempotent-replayed", "true");
+      return reply.status(202).send(deposits[0] as (typeof deposits)[number]);
+    },
+  );
+
+  app.post(
+    "/deposits/bulk",
+    {
+      bodyLimit: Math.max(1 << 20, opts.bulkMax * 700),
+      schema: {
+        summary: `Deposit up to ${opts.bulkMax} digests in one transaction: all or none`,
+        tags: ["deposits"],
+        security,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          { items: Type.Array(DepositInputSchema, { minItems: 1, maxItems: opts.bulkMax }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Type.Object({ deposits: Type.Array(AcceptedDepositSchema) }),
+          ...errors(400, 401, 409, 413, 422, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = request.headers["idempotency-key"];
+      const { deposits, created } = await acceptDeposits(opts.db, request.tenant, request.body.items, {
+        bulk: true,
+        ...(key === undefined ? {} : { idempotencyKey: key }),
+      });
+      await opts.queues?.notePending(created, opts.batchMax);
+      if (created === 0) void reply.header("idempotent-replayed", "true");
+      return reply.status(202).send({ deposits });
+    },
+  );
+
+  app.get(
+    "/deposits",
+    {
+      schema: {
+        summary: "Your deposits, newest first",
+        tags: ["deposits"],
+        security,
+        querystring: Type.Object(
+          {
+            digest: Type.Optional(Type.String({ maxLength: 128 })),
+            status: Type.Optional(DepositStatusSchema),
+            cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Composite([
+                AcceptedDepositSchema,
+                Type.Object({ label: Type.Union([Type.String(), Type.Null()]) }),
+              ]),
+            ),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errors(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return listDeposits(opts.db, request.tenant.id, {
+        limit: q.limit,
+        ...(q.digest === undefined ? {} : { digest: q.digest }),
+        ...(q.status === undefined ? {} : { status: q.status as "pending" }),
+        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+      });
+    },
+  );
+
+  app.get(
+    "/deposits/:id",
+    {
+      schema: {
+        summary: "One deposit: status, batch, times",
+        tags: ["deposits"],
+        security,
+        params: IdParams,
+        response: { 200: DepositDetailSchema, ...errors(401, 404) },
+      },
+    },
+    async (request) => getDeposit(opts.db, request.tenant.id, request.params.id),
+  );
+
+  app.get(
+    "/deposits/:id/certificate",
+    {
+      schema: {
+        summary: "The deposit certificate (DESIGN section 7), once the deposit is certified",
+        tags: ["deposits"],
+        security,
+        params: IdParams,
+        response: { 200: Type.Unknown({ description: "tsd-certificate/1 JSON" }), ...errors(401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const certificate = await loadCertificate(opts.db, request.tenant.id, request.params.id);
+      void reply.header(
+        "content-disposition",
+        `inline; filename="tsd-certificate-${request.params.id}.json"`,
+      );
+      return certificate;
+    },
+  );
+};

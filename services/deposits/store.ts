@@ -1,0 +1,319 @@
+import {
+  DIGEST_ALG,
+  createDepositRecord,
+  isUuidV4,
+  recordLeafHash,
+  to0xHex,
+  type DepositRecord,
+} from "../core";
+import { inTransaction, type Db, type DbClient } from "../db/pool";
+import { ServiceError } from "../errors";
+import type { Tenant } from "../tenants/tenants";
+
+// Where a digest enters (DESIGN section 2): deposits are validated, turned into records and
+// written to PostgreSQL in one multi-row statement per request. A 2xx means the rows are
+// committed; nothing about a deposit lives only in Redis or in memory.
+
+export type DepositStatus = "pending" | "batched" | "anchored" | "certified";
+
+/** One deposit as a client submits it. */
+export interface DepositInput {
+  digest: string;
+  digestAlg?: string;
+  label?: string;
+  prev?: string;
+}
+
+export interface AcceptedDeposit {
+  id: string;
+  status: DepositStatus;
+  record: DepositRecord;
+  leafHash: string;
+}
+
+export interface DepositDetail extends AcceptedDeposit {
+  label: string | null;
+  batch: {
+    id: number;
+    treeSize: number;
+    root: string;
+    leafIndex: number;
+    chainId: number | null;
+    registry: string | null;
+    txHash: string | null;
+    blockNumber: number | null;
+    blockTimestamp: number | null;
+  } | null;
+  times: {
+    receivedAt: string;
+    sealedAt: string | null;
+    anchoredAt: string | null;
+    certifiedAt: string | null;
+  };
+}
+
+const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+
+/** The columns every read selects; `b` is the deposit's batch (LEFT JOIN). */
+const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
+  d.received_at, d.prev, d.label, d.idempotency_key, encode(d.leaf_hash, 'hex') AS leaf_hash, d.batch_id, d.leaf_index,
+  CASE WHEN d.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status`;
+
+interface DepositRow {
+  id: string;
+  seq: number;
+  depositor: string;
+  digest: string;
+  salt: string;
+  received_at: number;
+  prev: string | null;
+  label: string | null;
+  idempotency_key: string | null;
+  leaf_hash: string;
+  batch_id: number | null;
+  leaf_index: number | null;
+  status: DepositStatus;
+}
+
+/** The deposit record of a stored row: exactly the fields that were hashed into its leaf. */
+export function recordOf(row: {
+  id: string;
+  depositor: string;
+  digest: string;
+  salt: string;
+  received_at: number;
+  prev: string | null;
+}): DepositRecord {
+  return {
+    v: 1,
+    id: row.id,
+    depositor: row.depositor,
+    digestAlg: DIGEST_ALG,
+    digest: row.digest,
+    salt: row.salt,
+    receivedAt: row.received_at,
+    ...(row.prev === null ? {} : { prev: row.prev }),
+  };
+}
+
+function accepted(row: DepositRow): AcceptedDeposit {
+  return { id: row.id, status: row.status, record: recordOf(row), leafHash: `0x${row.leaf_hash}` };
+}
+
+/** Checks one item; `where` names it in errors (e.g. `items[3]`). Returns the lowercase digest. */
+function validate(item: DepositInput, where: string): string {
+  if (!HEX_DIGEST.test(item.digest)) {
+    throw new ServiceError("DIGEST_INVALID", `${where}digest: expected 64 hexadecimal characters (SHA-256)`);
+  }
+  if (item.digestAlg !== undefined && item.digestAlg !== DIGEST_ALG) {
+    throw new ServiceError("DIGEST_ALG_UNSUPPORTED", `${where}digestAlg: only "${DIGEST_ALG}" is accepted`);
+  }
+  if (item.prev !== undefined && !isUuidV4(item.prev)) {
+    throw new ServiceError("PREV_NOT_FOUND", `${where}prev: not a deposit id (lowercase UUID v4)`);
+  }
+  return item.digest.toLowerCase();
+}
+
+/**
+ * Accepts deposits for `tenant` in one transaction: all of them or none. With an
+ * idempotency key, a repeated request returns the deposits of the first one; the same key
+ * with a different request is IDEMPOTENCY_KEY_REUSED.
+ */
+export async function acceptDeposits(
+  db: Db,
+  tenant: Tenant,
+  items: DepositInput[],
+  options: { idempotencyKey?: string; bulk: boolean; now?: number },
+): Promise<{ deposits: AcceptedDeposit[]; created: number }> {
+  const where = (i: number) => (options.bulk ? `items[${i}].` : "");
+  const digests = items.map((item, i) => validate(item, where(i)));
+  const receivedAt = options.now ?? Date.now();
+  const keys = items.map((_, i) =>
+    options.idempotencyKey === undefined
+      ? null
+      : options.bulk
+        ? `b:${options.idempotencyKey}:${i}`
+        : `s:${options.idempotencyKey}`,
+  );
+  const records = items.map((item, i) =>
+    createDepositRecord({
+      depositor: tenant.depositor,
+      digest: digests[i] as string,
+      receivedAt,
+      ...(item.prev === undefined ? {} : { prev: item.prev }),
+    }),
+  );
+  const leafHashes = records.map((r) => to0xHex(recordLeafHash(r)).slice(2));
+
+  return inTransaction(db, async (client) => {
+    await checkPrevs(client, tenant.id, items);
+    const inserted = await client.query<{ id: string }>(
+      `INSERT INTO deposits (id, tenant_id, depositor, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
+       SELECT u.id, $1, $2, decode(u.digest, 'hex'), decode(u.salt, 'hex'), $3, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
+         FROM unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::text[])
+              AS u(id, digest, salt, prev, label, ikey, leaf)
+       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id`,
+      [
+        tenant.id,
+        tenant.depositor,
+        receivedAt,
+        records.map((r) => r.id),
+        digests,
+        records.map((r) => r.salt),
+        items.map((i) => i.prev ?? null),
+        items.map((i) => i.label ?? null),
+        keys,
+        leafHashes,
+      ],
+    );
+    const fresh = records.map((record, i) => ({
+      id: record.id,
+      status: "pending" as const,
+      record,
+      leafHash: `0x${leafHashes[i]}`,
+    }));
+    if (inserted.rowCount === records.length) return { deposits: fresh, created: records.length };
+
+    // Some keys were used before: those items are replays. Each must match its first request.
+    const insertedIds = new Set(inserted.rows.map((r) => r.id));
+    const earlier = await client.query<DepositRow>(
+      `SELECT ${DEPOSIT_COLUMNS} FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+        WHERE d.tenant_id = $1 AND d.idempotency_key = ANY($2::text[])`,
+      [tenant.id, keys.filter((k, i) => k !== null && !insertedIds.has(records[i]!.id))],
+    );
+    const byKey = new Map(earlier.rows.map((r) => [r.idempotency_key, r]));
+    const deposits = fresh.map((d, i) => {
+      if (insertedIds.has(d.id)) return d;
+      const row = byKey.get(keys[i] ?? null);
+      const item = items[i] as DepositInput;
+      if (
+        !row ||
+        row.digest !== digests[i] ||
+        row.prev !== (item.prev ?? null) ||
+        row.label !== (item.label ?? null)
+      ) {
+        throw new ServiceError("IDEMPOTENCY_KEY_REUSED");
+      }
+      return accepted(row);
+    });
+    return { deposits, created: inserted.rowCount ?? 0 };
+  });
+}
+
+async function checkPrevs(client: DbClient, tenantId: string, items: DepositInput[]): Promise<void> {
+  const prevs = [...new Set(items.flatMap((i) => (i.prev === undefined ? [] : [i.prev])))];
+  if (prevs.length === 0) return;
+  const { rows } = await client.query<{ id: string }>(
+    "SELECT id FROM deposits WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+    [tenantId, prevs],
+  );
+  const found = new Set(rows.map((r) => r.id));
+  const missing = prevs.find((p) => !found.has(p));
+  if (missing !== undefined)
+    throw new ServiceError("PREV_NOT_FOUND", `prev ${missing} is not one of your deposits`);
+}
+
+/** One of the tenant's deposits with its batch and times; DEPOSIT_NOT_FOUND for anyone else's. */
+export async function getDeposit(db: Db, tenantId: string, id: string): Promise<DepositDetail> {
+  if (!isUuidV4(id)) throw new ServiceError("DEPOSIT_NOT_FOUND");
+  const { rows } = await db.query<
+    DepositRow & {
+      tree_size: number | null;
+      root: string | null;
+      chain_id: number | null;
+      registry: string | null;
+      tx_hash: string | null;
+      block_number: number | null;
+      block_timestamp: number | null;
+      sealed_at: Date | null;
+      anchored_at: Date | null;
+      certified_at: Date | null;
+    }
+  >(
+    `SELECT ${DEPOSIT_COLUMNS}, b.tree_size, encode(b.root, 'hex') AS root, b.chain_id, b.registry,
+            encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, b.block_timestamp, b.sealed_at, b.anchored_at, b.certified_at
+       FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+      WHERE d.id = $1 AND d.tenant_id = $2`,
+    [id, tenantId],
+  );
+  const row = rows[0];
+  if (!row) throw new ServiceError("DEPOSIT_NOT_FOUND");
+  return {
+    ...accepted(row),
+    label: row.label,
+    batch:
+      row.batch_id === null
+        ? null
+        : {
+            id: row.batch_id,
+            treeSize: row.tree_size as number,
+            root: `0x${row.root}`,
+            leafIndex: row.leaf_index as number,
+            chainId: row.chain_id,
+            registry: row.registry,
+            txHash: row.tx_hash === null ? null : `0x${row.tx_hash}`,
+            blockNumber: row.block_number,
+            blockTimestamp: row.block_timestamp,
+          },
+    times: {
+      receivedAt: new Date(row.received_at).toISOString(),
+      sealedAt: row.sealed_at?.toISOString() ?? null,
+      anchoredAt: row.anchored_at?.toISOString() ?? null,
+      certifiedAt: row.certified_at?.toISOString() ?? null,
+    },
+  };
+}
+
+export interface ListFilter {
+  digest?: string;
+  status?: DepositStatus;
+  cursor?: string;
+  limit: number;
+}
+
+/** The tenant's deposits, newest first, a page at a time; `nextCursor` is null on the last page. */
+export async function listDeposits(
+  db: Db,
+  tenantId: string,
+  filter: ListFilter,
+): Promise<{ items: (AcceptedDeposit & { label: string | null })[]; nextCursor: string | null }> {
+  const conditions = ["d.tenant_id = $1"];
+  const params: unknown[] = [tenantId];
+  if (filter.digest !== undefined) {
+    if (!HEX_DIGEST.test(filter.digest)) throw new ServiceError("DIGEST_INVALID");
+    params.push(filter.digest.toLowerCase());
+    conditions.push(`d.digest = decode($${params.length}, 'hex')`);
+  }
+  if (filter.status === "pending") conditions.push("d.batch_id IS NULL");
+  else if (filter.status !== undefined) {
+    params.push(filter.status === "batched" ? "sealed" : filter.status);
+    conditions.push(`b.state = $${params.length}`);
+  }
+  if (filter.cursor !== undefined) {
+    params.push(decodeCursor(filter.cursor));
+    conditions.push(`d.seq < $${params.length}`);
+  }
+  params.push(filter.limit + 1);
+  const { rows } = await db.query<DepositRow>(
+    `SELECT ${DEPOSIT_COLUMNS} FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+      WHERE ${conditions.join(" AND ")} ORDER BY d.seq DESC LIMIT $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({ ...accepted(r), label: r.label })),
+    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.seq) : null,
+  };
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`v1:${seq}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) throw new ServiceError("CURSOR_INVALID");
+  return Number(match[1]);
+}
