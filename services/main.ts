@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { buildApp } from "./api/app";
 import { ensureDeployment } from "./chain/deployment";
 import { startLocalChain, type LocalChain } from "./chain/local-node";
-import { createProvider } from "./chain/reader";
+import { openProvider } from "./chain/reader";
 import { loadConfig } from "./config";
 import { migrate } from "./db/migrate";
 import { startWorkers } from "./jobs/workers";
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const rpcUrl = config.CHAIN_RPC_URL ?? (localChain as LocalChain).rpcUrl;
     const sources = keySources(config, local);
     const keys = serviceKeys(sources);
-    const setupProvider = createProvider(rpcUrl);
+    const setupProvider = await openProvider(rpcUrl);
     const deployment = await ensureDeployment({
       provider: setupProvider,
       rpcUrl,
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       log,
     }).finally(() => setupProvider.destroy());
 
-    const conn = openConnections(config, rpcUrl, log);
+    const conn = openConnections(config, deployment, log);
     const workers = await startWorkers(workerContext(config, deployment, keys, conn, log));
     const app = await buildApp({
       db: conn.db,

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { getAddress, type JsonRpcProvider, type Wallet } from "ethers";
 import type { Config } from "./config";
 import { readDeployment, type Deployment } from "./chain/deployment";
-import { EthersChainReader, createProvider } from "./chain/reader";
+import { EthersChainReader, createProvider, openProvider } from "./chain/reader";
 import { createPool, type Db } from "./db/pool";
 import { JobQueues } from "./jobs/queues";
 import type { WorkerContext } from "./jobs/workers";
@@ -24,7 +24,7 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-export function openConnections(config: Config, rpcUrl: string, log: Logger): Connections {
+export function openConnections(config: Config, deployment: Deployment, log: Logger): Connections {
   const db = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, log);
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
@@ -33,7 +33,7 @@ export function openConnections(config: Config, rpcUrl: string, log: Logger): Co
   });
   redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
   const queues = new JobQueues(redis, config.REDIS_PREFIX, log);
-  const provider = createProvider(rpcUrl);
+  const provider = createProvider(deployment.rpcUrl, deployment.chainId);
   let worker: Redis | undefined;
   return {
     db,
@@ -70,7 +70,7 @@ export async function resolveDeployment(config: Config): Promise<Deployment> {
         "or set CHAIN_RPC_URL and REGISTRY_ADDRESS",
     );
   }
-  const provider = createProvider(rpcUrl);
+  const provider = await openProvider(rpcUrl);
   try {
     const chainId = Number(BigInt(await provider.send("eth_chainId", [])));
     if ((await provider.getCode(registry)) === "0x")

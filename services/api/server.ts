@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, "tsd-api");
   await migrate(config.DATABASE_URL, log);
   const deployment = await resolveDeployment(config);
-  const conn = openConnections(config, deployment.rpcUrl, log);
+  const conn = openConnections(config, deployment, log);
   const app = await buildApp({
     db: conn.db,
     redis: conn.redis,

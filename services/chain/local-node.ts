@@ -14,12 +14,12 @@ const PLATFORMS: Record<string, string> = {
   "win32-x64": "win32-amd64",
 };
 
-/** Path of the anvil binary shipped by @foundry-rs/anvil for this platform. */
-export function anvilBinary(): string {
+/** Path of a Foundry binary (`anvil`, `cast`) shipped by its @foundry-rs npm package for this platform. */
+export function foundryBinary(tool: "anvil" | "cast"): string {
   const platform = PLATFORMS[`${process.platform}-${process.arch}`];
-  if (!platform) throw new Error(`anvil is not packaged for ${process.platform}-${process.arch}`);
-  const pkg = require.resolve(`@foundry-rs/anvil-${platform}/package.json`);
-  return join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
+  if (!platform) throw new Error(`${tool} is not packaged for ${process.platform}-${process.arch}`);
+  const pkg = require.resolve(`@foundry-rs/${tool}-${platform}/package.json`);
+  return join(dirname(pkg), "bin", process.platform === "win32" ? `${tool}.exe` : tool);
 }
 
 export interface LocalChain {
@@ -49,7 +49,7 @@ export async function startLocalChain(options: LocalChainOptions): Promise<Local
     throw new Error(`a node already answers on ${rpcUrl}: stop it, or choose another LOCAL_CHAIN_PORT`);
   }
   const child = spawn(
-    anvilBinary(),
+    foundryBinary("anvil"),
     [
       "--host",
       "127.0.0.1",

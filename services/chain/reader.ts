@@ -1,12 +1,33 @@
-import { Contract, JsonRpcProvider, type ContractRunner } from "ethers";
+import { Contract, JsonRpcProvider, Network, type ContractRunner } from "ethers";
 import type { ChainReader } from "../core";
 import { REGISTRY_ABI } from "./abi";
 
-/** A JSON-RPC provider that never silently switches networks and polls at a steady pace. */
-export function createProvider(rpcUrl: string, pollingIntervalMs = 500): JsonRpcProvider {
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
+/**
+ * A JSON-RPC provider for a chain whose id is known. ethers then never probes the network on
+ * its own (it would retry forever against a node that is down); the chain id the node
+ * really serves is still asked where it matters (EthersChainReader.chainId).
+ */
+export function createProvider(rpcUrl: string, chainId: number, pollingIntervalMs = 500): JsonRpcProvider {
+  const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), {
+    staticNetwork: Network.from(chainId),
+    batchMaxCount: 1,
+    cacheTimeout: -1,
+  });
   provider.pollingInterval = pollingIntervalMs;
   return provider;
+}
+
+/** Asks the node at `rpcUrl` for its chain id (failing fast when it is down), then createProvider. */
+export async function openProvider(rpcUrl: string, pollingIntervalMs = 500): Promise<JsonRpcProvider> {
+  const res = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { result?: string };
+  if (typeof body.result !== "string") throw new Error(`${rpcUrl} did not answer eth_chainId`);
+  return createProvider(rpcUrl, Number(BigInt(body.result)), pollingIntervalMs);
 }
 
 /**

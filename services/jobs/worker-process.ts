@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   await migrate(config.DATABASE_URL, log);
   const deployment = await resolveDeployment(config);
   const keys = serviceKeys(keySources(config, false));
-  const conn = openConnections(config, deployment.rpcUrl, log);
+  const conn = openConnections(config, deployment, log);
   const workers = await startWorkers(workerContext(config, deployment, keys, conn, log));
   log.info({ registry: deployment.registry, chainId: deployment.chainId }, "workers started");
   onShutdown(log, async () => {
