@@ -83,7 +83,13 @@ describe("MerkleTree", () => {
       const leaves = leavesOf(n, n);
       const tree = MerkleTree.fromLeafHashes(leaves);
       expect(hex(tree.root)).toBe(hex(mth(leaves)));
-      for (let i = 0; i < n; i++) expect(tree.auditPath(i).map(hex)).toEqual(path(i, leaves).map(hex));
+      for (let i = 0; i < n; i++) {
+        const expected = path(i, leaves);
+        expect(tree.auditPath(i).map(hex)).toEqual(expected.map(hex));
+        const target = new Uint8Array(8 + 32 * expected.length);
+        expect(tree.writeAuditPath(i, target, 8)).toBe(32 * expected.length);
+        expect(hex(target.subarray(8))).toBe(expected.map(hex).join(""));
+      }
     }
   });
 
