@@ -33,7 +33,7 @@ export class AnchorConflictError extends Error {
   override readonly name = "AnchorConflictError";
 }
 
-interface BatchRow {
+export interface BatchRow {
   id: number;
   root: string;
   tree_size: number;
@@ -61,7 +61,7 @@ export async function anchorBatch(ctx: AnchorContext, batchId: number): Promise<
 
   for (let round = 0; round < 5; round++) {
     if (await recordIfOnChain(ctx, batch)) return true;
-    const attempt = await liveAttempt(ctx, batch);
+    const attempt = await prepareAnchorTransaction(ctx, batch);
     if (!attempt) continue; // the root went on chain meanwhile
     const receipt = await sendAndWait(ctx, attempt);
     if (!receipt) continue; // its nonce was taken by another transaction: sign a new one
@@ -139,8 +139,9 @@ async function waitForConfirmations(ctx: AnchorContext, blockNumber: number): Pr
 /**
  * The batch's transaction in flight, or a new one: signed with the next nonce and recorded
  * before anything is sent. Null when estimating shows the root is already anchored.
+ * Exported for the tests that stop between recording and sending, as a crash would.
  */
-async function liveAttempt(ctx: AnchorContext, batch: BatchRow): Promise<Attempt | null> {
+export async function prepareAnchorTransaction(ctx: AnchorContext, batch: BatchRow): Promise<Attempt | null> {
   const sender = ctx.anchorer.address;
   return inTransaction(ctx.db, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [NONCE_LOCK.toString()]);

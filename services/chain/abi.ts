@@ -11,6 +11,8 @@ export const REGISTRY_ABI = [
   "function hasRole(bytes32 role, address account) view returns (bool)",
   "function grantRole(bytes32 role, address account)",
   "function paused() view returns (bool)",
+  "function pause()",
+  "function unpause()",
   "event RootAnchored(bytes32 indexed root, uint64 indexed batch, uint64 treeSize, uint64 timestamp)",
   "event CertifierAdded(address indexed certifier, uint64 since)",
   "event CertifierRetired(address indexed certifier, uint64 until)",

@@ -93,7 +93,7 @@ CREATE TABLE anchor_attempts (
   chain_id    bigint NOT NULL,
   sender      text NOT NULL,
   nonce       bigint NOT NULL,
-  tx_hash     bytea NOT NULL UNIQUE,
+  tx_hash     bytea NOT NULL,
   raw_tx      bytea NOT NULL,
   state       text NOT NULL DEFAULT 'sent' CHECK (state IN ('sent', 'mined', 'reverted', 'dropped')),
   created_at  timestamptz NOT NULL DEFAULT now(),
@@ -102,6 +102,10 @@ CREATE TABLE anchor_attempts (
 -- No two transactions in flight with one nonce. Settled attempts keep their nonce for the
 -- record, and a chain that rolled back may hand the same nonce out again.
 CREATE UNIQUE INDEX anchor_attempts_nonce ON anchor_attempts (chain_id, sender, nonce) WHERE state = 'sent';
+-- A chain that rolled back can make the same signed bytes (same nonce, data and fees) valid
+-- again, so a tx hash may recur in history; only in flight must it be unique.
+CREATE UNIQUE INDEX anchor_attempts_tx ON anchor_attempts (tx_hash) WHERE state = 'sent';
+CREATE INDEX anchor_attempts_batch ON anchor_attempts (batch_id);
 -- At most one transaction in flight per batch: a second worker re-sends it instead of signing another.
 CREATE UNIQUE INDEX anchor_attempts_live ON anchor_attempts (batch_id) WHERE state = 'sent';
 
