@@ -15,11 +15,11 @@ export const ConfigSchema = Type.Object({
   /** Address the API listens on; 0.0.0.0 in a container. */
   HOST: Type.String({ default: "127.0.0.1" }),
   /** PostgreSQL, the source of truth. The database is created on first start if missing. */
-  DATABASE_URL: Url,
+  DATABASE_URL: Type.String({ minLength: 1, default: "postgres://postgres@127.0.0.1:5432/tsd" }),
   /** Size of each process's PostgreSQL pool. */
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
   /** Redis for BullMQ: triggers only, never state. */
-  REDIS_URL: Url,
+  REDIS_URL: Type.String({ minLength: 1, default: "redis://127.0.0.1:6379" }),
   /** Prefix of every Redis key (BullMQ queues included), so deployments can share a Redis. */
   REDIS_PREFIX: Type.String({ minLength: 1, pattern: "^[A-Za-z0-9_.-]+$", default: "tsd" }),
   /** JSON-RPC endpoint of the chain. Unset: a local anvil is started under DATA_DIR. */
@@ -60,11 +60,6 @@ export type Config = Static<typeof ConfigSchema> & {
   dataDir: string;
 };
 
-const DEFAULTS: Record<string, string> = {
-  DATABASE_URL: "postgres://postgres@127.0.0.1:5432/tsd",
-  REDIS_URL: "redis://127.0.0.1:6379",
-};
-
 /** A configuration error: every problem at once, named by variable. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -78,7 +73,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const known = Object.keys(ConfigSchema.properties);
   const input: Record<string, string> = {};
   for (const key of known) {
-    const value = env[key] ?? DEFAULTS[key];
+    const value = env[key];
     // An empty variable counts as unset, as in most .env tooling.
     if (value !== undefined && value !== "") input[key] = value;
   }
