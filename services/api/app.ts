@@ -1,7 +1,7 @@
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { Type } from "@sinclair/typebox";
-import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { JsonRpcProvider } from "ethers";
@@ -36,11 +36,16 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Requests are checked by TypeBox, as typed: it converts query strings, params and headers
+  // but never a body, where Fastify's Ajv (coerceTypes) turned {"digest": 123} into "123".
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   app.addSchema(ErrorBody);
   installErrorHandling(app);
+  // JSON only: with Fastify's default text/plain parser a text body reached the schema check
+  // (400 VALIDATION_FAILED) instead of being refused as 415 UNSUPPORTED_MEDIA_TYPE.
+  app.removeContentTypeParser("text/plain");
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -111,8 +116,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: "/v1" },
   );
 
-  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+  // Probes come every few seconds: log them only when something is wrong.
+  app.get("/healthz", { schema: { hide: true }, logLevel: "warn" }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true }, logLevel: "warn" }, async (_request, reply) => {
     const check = async (fn: () => Promise<unknown>) => {
       try {
         await withTimeout(fn(), 2000);

@@ -23,7 +23,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 function classify(err: FastifyError): { code: ErrorCode; message: string } {
   if (err instanceof ServiceError) return { code: err.code, message: err.message };
-  if (err.validation) return { code: "VALIDATION_FAILED", message: err.message };
+  if (err.validation) return { code: "VALIDATION_FAILED", message: validationMessage(err) };
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return { code: "PAYLOAD_TOO_LARGE", message: ERRORS.PAYLOAD_TOO_LARGE.message };
@@ -42,4 +42,21 @@ function classify(err: FastifyError): { code: ErrorCode; message: string } {
     return { code: "BAD_REQUEST", message: ERRORS.BAD_REQUEST.message };
   }
   return { code: "INTERNAL", message: ERRORS.INTERNAL.message };
+}
+
+/**
+ * The first schema violation, named the way the deposit store names items
+ * (`items[3].digest: ...`), so a client finds the offending item whichever check refused it.
+ */
+function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (!first) return err.message;
+  const path = first.instancePath
+    .split("/")
+    .slice(1)
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc === "" ? s : `${acc}.${s}`), "");
+  const context = err.validationContext ?? "request";
+  const where = context === "body" ? path || "body" : path ? `${context}.${path}` : context;
+  return `${where}: ${first.message ?? "is invalid"}`;
 }

@@ -25,9 +25,16 @@ function program(): Command {
     .option("--digest <sha256>", "the SHA-256 of the deposited file, if you computed it yourself")
     .option("--rpc <url>", "JSON-RPC URL of a node of the certificate's chain")
     .option("--json", "print the outcome as JSON")
-    .action(async (certificate: string, o: { file?: string; digest?: string; rpc?: string; json?: boolean }) => {
-      process.exitCode = await verifyCommand(certificate, { ...o, dataDir: loadConfig().dataDir, out, err });
-    });
+    .action(
+      async (certificate: string, o: { file?: string; digest?: string; rpc?: string; json?: boolean }) => {
+        process.exitCode = await verifyCommand(certificate, {
+          ...o,
+          dataDir: loadConfig().dataDir,
+          out,
+          err,
+        });
+      },
+    );
 
   const admin = tsd.command("admin").description("operator commands (use DATABASE_URL)");
   const tenant = admin.command("tenant").description("depositing enterprises");
@@ -35,7 +42,10 @@ function program(): Command {
     .command("create")
     .description("create a tenant and its first API key (the key is shown once)")
     .requiredOption("--name <name>", "the enterprise's name")
-    .requiredOption("--depositor <id>", "public identifier written into every record, e.g. uscc:<18-char code>")
+    .requiredOption(
+      "--depositor <id>",
+      "public identifier written into every record, e.g. uscc:<18-char code>",
+    )
     .option("--json", "print {tenantId, apiKey, keyId, depositor} as JSON")
     .action(async (o: { name: string; depositor: string; json?: boolean }) => {
       const created = await withDatabase(async (db) => {
@@ -87,7 +97,9 @@ function program(): Command {
     .action(async (o: { tenant: string; json?: boolean }) => {
       const keys = await withDatabase((db) => listApiKeys(db, o.tenant));
       if (o.json) out(JSON.stringify(keys));
-      else for (const k of keys) out(`${k.id}  ${k.prefix}…  ${k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : "active"}`);
+      else
+        for (const k of keys)
+          out(`${k.id}  ${k.prefix}…  ${k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : "active"}`);
     });
   return tsd;
 }

@@ -73,8 +73,10 @@ export async function verifyCommand(certificatePath: string, o: VerifyCommandOpt
     o.out(`${head}  ${result.message}`);
     if (rpc) o.out(`chain: ${rpc.url}${rpc.source ? ` (${rpc.source})` : ""}`);
     if (result.chainError) o.out(`chain error: ${result.chainError}`);
-    if (result.outcome === "UNANCHORED_CHECK_ONLY" && !rpc) o.out("pass --rpc URL (a node of the certificate's chain) to check the anchor");
-    if (!result.digestChecked && result.outcome !== "INVALID") o.out("no file or digest given: the file itself was not compared");
+    if (result.outcome === "UNANCHORED_CHECK_ONLY" && !rpc)
+      o.out("pass --rpc URL (a node of the certificate's chain) to check the anchor");
+    if (!result.digestChecked && result.outcome !== "INVALID")
+      o.out("no file or digest given: the file itself was not compared");
   }
   return EXIT[result.outcome];
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 // The one place the core touches a hash implementation. Node's native SHA-256 is several
 // times faster than a JavaScript one; a browser build swaps this module for one with the
@@ -29,4 +29,9 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) h.update(p);
   // A Buffer is a Uint8Array; returning it avoids a copy per node on the tree's hot path.
   return h.digest();
+}
+
+/** SHA-256 of one buffer: the one-shot path, about twice as fast per call for small inputs. */
+export function sha256One(data: Uint8Array): Uint8Array {
+  return hash("sha256", data, "buffer");
 }

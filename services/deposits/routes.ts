@@ -70,6 +70,9 @@ const DepositDetailSchema = Type.Composite([
   }),
 ]);
 
+/** Page size of GET /v1/deposits when the client gives none. */
+const DEFAULT_LIMIT = 100;
+
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 /** The depositor's routes under /v1/deposits; every one needs the tenant's API key. */
@@ -144,7 +147,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
             digest: Type.Optional(Type.String({ maxLength: 128 })),
             status: Type.Optional(DepositStatusSchema),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
-            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT })),
           },
           { additionalProperties: false },
         ),
@@ -165,7 +168,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
     async (request) => {
       const q = request.query;
       return listDeposits(opts.db, request.tenant.id, {
-        limit: q.limit,
+        limit: q.limit ?? DEFAULT_LIMIT,
         ...(q.digest === undefined ? {} : { digest: q.digest }),
         ...(q.status === undefined ? {} : { status: q.status as "pending" }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),

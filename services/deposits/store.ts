@@ -132,7 +132,7 @@ export async function acceptDeposits(
     options.idempotencyKey === undefined
       ? null
       : options.bulk
-        ? `b:${options.idempotencyKey}:${i}`
+        ? bulkKey(options.idempotencyKey, i)
         : `s:${options.idempotencyKey}`,
   );
   const records = items.map((item, i) =>
@@ -174,6 +174,15 @@ export async function acceptDeposits(
       leafHash: `0x${leafHashes[i]}`,
     }));
     if (inserted.rowCount === records.length) return { deposits: fresh, created: records.length };
+    if (options.bulk && options.idempotencyKey !== undefined) {
+      await requireWholeReplay(
+        client,
+        tenant.id,
+        options.idempotencyKey,
+        items.length,
+        inserted.rowCount ?? 0,
+      );
+    }
 
     // Some keys were used before: those items are replays. Each must match its first request.
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
@@ -199,6 +208,31 @@ export async function acceptDeposits(
     });
     return { deposits, created: inserted.rowCount ?? 0 };
   });
+}
+
+/** The stored idempotency key of item `i` of a bulk request. */
+function bulkKey(key: string, i: number): string {
+  return `b:${key}:${i}`;
+}
+
+/**
+ * A replayed bulk request must be the first one whole: with some items new (a longer list)
+ * or the first request's next item on record (a shorter one), the key was reused for a
+ * different request. Throwing rolls the new items back.
+ */
+async function requireWholeReplay(
+  client: DbClient,
+  tenantId: string,
+  key: string,
+  count: number,
+  created: number,
+): Promise<void> {
+  if (created > 0) throw new ServiceError("IDEMPOTENCY_KEY_REUSED");
+  const { rowCount } = await client.query(
+    "SELECT 1 FROM deposits WHERE tenant_id = $1 AND idempotency_key = $2",
+    [tenantId, bulkKey(key, count)],
+  );
+  if (rowCount !== 0) throw new ServiceError("IDEMPOTENCY_KEY_REUSED");
 }
 
 async function checkPrevs(client: DbClient, tenantId: string, items: DepositInput[]): Promise<void> {
@@ -314,6 +348,7 @@ function encodeCursor(seq: number): string {
 
 function decodeCursor(cursor: string): number {
   const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw new ServiceError("CURSOR_INVALID");
+  // Node's base64 decoder skips stray characters; only the exact encoding is one we issued.
+  if (!match || encodeCursor(Number(match[1])) !== cursor) throw new ServiceError("CURSOR_INVALID");
   return Number(match[1]);
 }
