@@ -7,7 +7,7 @@ import {
   type Certificate,
 } from "../core";
 import type { Db } from "../db/pool";
-import { recordOf, type DepositStatus } from "../deposits/store";
+import { DEPOSIT_FROM, recordOf, type DepositStatus } from "../deposits/store";
 import { ServiceError } from "../errors";
 
 // The certificate (DESIGN section 7), assembled from what PostgreSQL holds: the record, its
@@ -44,14 +44,12 @@ export async function loadCertificate(db: Db, tenantId: string, depositId: strin
   if (!isUuidV4(depositId)) throw new ServiceError("DEPOSIT_NOT_FOUND");
   const { rows } = await db.query<CertificateRow>(
     `SELECT d.id, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt, d.received_at, d.prev,
-            encode(d.leaf_hash, 'hex') AS leaf_hash, d.batch_id, d.leaf_index,
-            CASE WHEN d.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status,
+            encode(d.leaf_hash, 'hex') AS leaf_hash, p.batch_id, p.leaf_index,
+            CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status,
             b.tree_size, '0x' || encode(b.root, 'hex') AS root, b.chain_id, b.registry,
             '0x' || encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, '0x' || encode(b.block_hash, 'hex') AS block_hash,
             b.block_timestamp, b.signer, '0x' || encode(b.signature, 'hex') AS signature, b.issued_at, p.audit_path
-       FROM deposits d
-       LEFT JOIN batches b ON b.id = d.batch_id
-       LEFT JOIN proofs p ON p.batch_id = d.batch_id AND p.leaf_index = d.leaf_index
+       FROM ${DEPOSIT_FROM}
       WHERE d.id = $1 AND d.tenant_id = $2`,
     [depositId, tenantId],
   );

@@ -54,10 +54,14 @@ export interface DepositDetail extends AcceptedDeposit {
 
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
 
-/** The columns every read selects; `b` is the deposit's batch (LEFT JOIN). */
+/** The columns every read selects, from DEPOSIT_FROM. */
 const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
-  d.received_at, d.prev, d.label, d.idempotency_key, encode(d.leaf_hash, 'hex') AS leaf_hash, d.batch_id, d.leaf_index,
-  CASE WHEN d.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status`;
+  d.received_at, d.prev, d.label, d.idempotency_key, encode(d.leaf_hash, 'hex') AS leaf_hash,
+  p.batch_id, p.leaf_index,
+  CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status`;
+
+/** A deposit with its place in a batch (`p`, none while pending) and that batch (`b`). */
+export const DEPOSIT_FROM = `deposits d LEFT JOIN proofs p ON p.deposit_seq = d.seq LEFT JOIN batches b ON b.id = p.batch_id`;
 
 interface DepositRow {
   id: string;
@@ -148,12 +152,17 @@ export async function acceptDeposits(
   return inTransaction(db, async (client) => {
     await checkPrevs(client, tenant.id, items);
     const inserted = await client.query<{ id: string }>(
-      `INSERT INTO deposits (id, tenant_id, depositor, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
-       SELECT u.id, $1, $2, decode(u.digest, 'hex'), decode(u.salt, 'hex'), $3, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
-         FROM unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::text[])
-              AS u(id, digest, salt, prev, label, ikey, leaf)
-       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id`,
+      `WITH inserted AS (
+         INSERT INTO deposits (id, tenant_id, depositor, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
+         SELECT u.id, $1, $2, decode(u.digest, 'hex'), decode(u.salt, 'hex'), $3, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::text[])
+                AS u(id, digest, salt, prev, label, ikey, leaf)
+         ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id, seq, leaf_hash
+       ), queued AS (
+         INSERT INTO pending (seq, leaf_hash) SELECT seq, leaf_hash FROM inserted
+       )
+       SELECT id FROM inserted`,
       [
         tenant.id,
         tenant.depositor,
@@ -187,7 +196,7 @@ export async function acceptDeposits(
     // Some keys were used before: those items are replays. Each must match its first request.
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
     const earlier = await client.query<DepositRow>(
-      `SELECT ${DEPOSIT_COLUMNS} FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+      `SELECT ${DEPOSIT_COLUMNS} FROM ${DEPOSIT_FROM}
         WHERE d.tenant_id = $1 AND d.idempotency_key = ANY($2::text[])`,
       [tenant.id, keys.filter((k, i) => k !== null && !insertedIds.has(records[i]!.id))],
     );
@@ -267,7 +276,7 @@ export async function getDeposit(db: Db, tenantId: string, id: string): Promise<
   >(
     `SELECT ${DEPOSIT_COLUMNS}, b.tree_size, encode(b.root, 'hex') AS root, b.chain_id, b.registry,
             encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, b.block_timestamp, b.sealed_at, b.anchored_at, b.certified_at
-       FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+       FROM ${DEPOSIT_FROM}
       WHERE d.id = $1 AND d.tenant_id = $2`,
     [id, tenantId],
   );
@@ -319,7 +328,7 @@ export async function listDeposits(
     params.push(filter.digest.toLowerCase());
     conditions.push(`d.digest = decode($${params.length}, 'hex')`);
   }
-  if (filter.status === "pending") conditions.push("d.batch_id IS NULL");
+  if (filter.status === "pending") conditions.push("p.batch_id IS NULL");
   else if (filter.status !== undefined) {
     params.push(filter.status === "batched" ? "sealed" : filter.status);
     conditions.push(`b.state = $${params.length}`);
@@ -330,7 +339,7 @@ export async function listDeposits(
   }
   params.push(filter.limit + 1);
   const { rows } = await db.query<DepositRow>(
-    `SELECT ${DEPOSIT_COLUMNS} FROM deposits d LEFT JOIN batches b ON b.id = d.batch_id
+    `SELECT ${DEPOSIT_COLUMNS} FROM ${DEPOSIT_FROM}
       WHERE ${conditions.join(" AND ")} ORDER BY d.seq DESC LIMIT $${params.length}`,
     params,
   );

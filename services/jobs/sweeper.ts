@@ -34,7 +34,7 @@ export async function sweep(
       attest++;
     }
   }
-  const pending = await ctx.db.query("SELECT 1 FROM deposits WHERE batch_id IS NULL LIMIT 1");
+  const pending = await ctx.db.query("SELECT 1 FROM pending LIMIT 1");
   if ((pending.rowCount ?? 0) > 0) await ctx.queues.requestSeal();
   return { anchor, attest, rolledBack };
 }

@@ -5,8 +5,9 @@ import { MerkleTree, toHex } from "../core";
 import { inTransaction, type Db } from "../db/pool";
 
 // Batching (DESIGN section 2): pending deposits become one batch: its tree, its root and
-// every audit path, computed in one pass and written in the same transaction. A crash at any
-// point rolls back to "still pending", so sealing can always simply run again.
+// every audit path, computed in one pass and written in the same transaction that takes them
+// off the pending queue. A crash at any point rolls back to "still pending", so sealing can
+// always simply run again. Deposits themselves are never updated.
 
 /** Key of the PostgreSQL advisory lock that lets one sealer work at a time. */
 const SEAL_LOCK = 0x7473_6473_6561_6cn; // "tsdseal"
@@ -31,40 +32,36 @@ export async function sealBatch(db: Db, batchMax: number): Promise<SealedBatch |
     if (!lock.rows[0]?.ok) return null;
 
     // Look before taking a batch number, so idle ticks leave no gaps in the numbering.
-    const waiting = await client.query("SELECT 1 FROM deposits WHERE batch_id IS NULL LIMIT 1");
+    const waiting = await client.query("SELECT 1 FROM pending LIMIT 1");
     if (waiting.rowCount === 0) return null;
     const {
       rows: [next],
     } = await client.query<{ id: number }>("SELECT nextval('batches_id_seq') AS id");
     const batchId = (next as { id: number }).id;
-    // One statement claims the oldest pending deposits and numbers them in seq order.
-    // Rows are returned as raw bytes to keep a million of them cheap.
-    const claimed = await client.query<{ leaf_index: number; leaf_hash: Buffer }>(
-      `WITH picked AS (
-         SELECT id, (row_number() OVER (ORDER BY seq) - 1)::integer AS leaf_index
-           FROM deposits WHERE batch_id IS NULL ORDER BY seq LIMIT $2
-       )
-       UPDATE deposits d SET batch_id = $1, leaf_index = picked.leaf_index
-         FROM picked WHERE d.id = picked.id
-       RETURNING d.leaf_index, d.leaf_hash`,
-      [batchId, batchMax],
+    // One statement takes the oldest pending deposits off the queue; leaf order is seq order.
+    // Rows come back as raw bytes to keep a million of them cheap.
+    const claimed = await client.query<{ seq: number; leaf_hash: Buffer }>(
+      `WITH picked AS (SELECT seq FROM pending ORDER BY seq LIMIT $1)
+       DELETE FROM pending p USING picked WHERE p.seq = picked.seq
+       RETURNING p.seq, p.leaf_hash`,
+      [batchMax],
     );
-    if (claimed.rowCount === 0) return null;
-
-    const leaves = new Array<Uint8Array>(claimed.rows.length);
-    for (const row of claimed.rows) leaves[row.leaf_index] = row.leaf_hash;
-    const tree = MerkleTree.fromLeafHashes(leaves);
+    const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
+    const tree = MerkleTree.fromLeafHashes(rows.map((r) => r.leaf_hash));
+    const seqs = rows.map((r) => r.seq);
 
     await pipeline(
-      Readable.from(copyRows(batchId, tree)),
-      client.query(copyFrom("COPY proofs (batch_id, leaf_index, audit_path) FROM STDIN (FORMAT binary)")),
+      Readable.from(copyRows(batchId, seqs, tree)),
+      client.query(
+        copyFrom("COPY proofs (batch_id, leaf_index, deposit_seq, audit_path) FROM STDIN (FORMAT binary)"),
+      ),
     );
     const root = toHex(tree.root);
     await client.query(
       "INSERT INTO batches (id, tree_size, root, state) VALUES ($1, $2, decode($3, 'hex'), 'sealed')",
       [batchId, tree.size, root],
     );
-    const remaining = await client.query("SELECT 1 FROM deposits WHERE batch_id IS NULL LIMIT 1");
+    const remaining = await client.query("SELECT 1 FROM pending LIMIT 1");
     return { id: batchId, treeSize: tree.size, root: `0x${root}`, more: (remaining.rowCount ?? 0) > 0 };
   });
 }
@@ -74,12 +71,12 @@ const COPY_TRAILER = Buffer.from([0xff, 0xff]);
 const CHUNK_SIZE = 1 << 20;
 
 /**
- * PostgreSQL binary COPY of every proof row (batch_id int8, leaf_index int4, audit_path
- * bytea), in chunks of about 1 MB: no hex encoding, no per-leaf objects.
+ * PostgreSQL binary COPY of every proof row (batch_id int8, leaf_index int4, deposit_seq
+ * int8, audit_path bytea), in chunks of about 1 MB: no hex encoding, no per-leaf objects.
  */
-function* copyRows(batchId: number, tree: MerkleTree): Generator<Buffer> {
+function* copyRows(batchId: number, seqs: readonly number[], tree: MerkleTree): Generator<Buffer> {
   yield COPY_HEADER;
-  const maxRow = 2 + 4 + 8 + 4 + 4 + 4 + 64 * 32;
+  const maxRow = 2 + (4 + 8) + (4 + 4) + (4 + 8) + (4 + 64 * 32);
   let chunk = Buffer.allocUnsafe(CHUNK_SIZE);
   let at = 0;
   for (let i = 0; i < tree.size; i++) {
@@ -88,11 +85,13 @@ function* copyRows(batchId: number, tree: MerkleTree): Generator<Buffer> {
       chunk = Buffer.allocUnsafe(CHUNK_SIZE);
       at = 0;
     }
-    at = chunk.writeInt16BE(3, at);
+    at = chunk.writeInt16BE(4, at);
     at = chunk.writeInt32BE(8, at);
     at = chunk.writeBigInt64BE(BigInt(batchId), at);
     at = chunk.writeInt32BE(4, at);
     at = chunk.writeInt32BE(i, at);
+    at = chunk.writeInt32BE(8, at);
+    at = chunk.writeBigInt64BE(BigInt(seqs[i] as number), at);
     const length = tree.writeAuditPath(i, chunk, at + 4);
     at = chunk.writeInt32BE(length, at) + length;
   }

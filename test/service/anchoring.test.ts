@@ -113,8 +113,8 @@ describe("seal", () => {
       leaf_hash: Buffer;
       audit_path: Buffer;
     }>(
-      `SELECT d.id, d.batch_id, d.leaf_index, d.leaf_hash, p.audit_path FROM deposits d
-         JOIN proofs p ON p.batch_id = d.batch_id AND p.leaf_index = d.leaf_index
+      `SELECT d.id, p.batch_id, p.leaf_index, d.leaf_hash, p.audit_path FROM deposits d
+         JOIN proofs p ON p.deposit_seq = d.seq
         WHERE d.id = ANY($1::uuid[]) ORDER BY d.seq`,
       [ids],
     );
@@ -132,7 +132,7 @@ describe("seal", () => {
     const ids = await deposit(200);
     const results = await Promise.all([sealBatch(stack.conn.db, 1000), sealBatch(stack.conn.db, 1000)]);
     const { rows } = await stack.conn.db.query<{ n: string }>(
-      "SELECT count(DISTINCT batch_id) AS n FROM deposits WHERE id = ANY($1::uuid[])",
+      "SELECT count(DISTINCT p.batch_id) AS n FROM deposits d JOIN proofs p ON p.deposit_seq = d.seq WHERE d.id = ANY($1::uuid[])",
       [ids],
     );
     expect(results.filter((r) => r !== null)).toHaveLength(Number(rows[0]!.n));

@@ -49,14 +49,13 @@ CREATE SEQUENCE batches_id_seq START 1 OWNED BY batches.id;
 CREATE INDEX batches_unfinished ON batches (id) WHERE state <> 'certified';
 CREATE INDEX batches_block ON batches (block_number DESC) WHERE block_number IS NOT NULL;
 
--- Deposits: the source of truth for everything accepted. The record of DESIGN section 3 is
--- (id, depositor, digest, salt, received_at, prev); leaf_hash is kept so sealing a batch
--- never re-serialises a million records. batch_id and leaf_index are written by the seal job,
--- a million rows at a time, so they carry no foreign key: the seal transaction writes the
--- batch and its leaves together.
+-- Deposits: the source of truth for everything accepted, written once and never updated
+-- (evidence should not change, and a million-row UPDATE per batch would dominate sealing).
+-- The record of DESIGN section 3 is (id, depositor, digest, salt, received_at, prev);
+-- leaf_hash is kept so sealing never re-serialises a million records.
 CREATE TABLE deposits (
   id               uuid PRIMARY KEY,
-  seq              bigint GENERATED ALWAYS AS IDENTITY,
+  seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   tenant_id        uuid NOT NULL REFERENCES tenants (id),
   depositor        text NOT NULL,
   digest           bytea NOT NULL CHECK (length(digest) = 32),
@@ -65,23 +64,29 @@ CREATE TABLE deposits (
   prev             uuid,
   label            text,
   idempotency_key  text,
-  leaf_hash        bytea NOT NULL CHECK (length(leaf_hash) = 32),
-  batch_id         bigint,
-  leaf_index       integer,
-  CHECK ((batch_id IS NULL) = (leaf_index IS NULL))
+  leaf_hash        bytea NOT NULL CHECK (length(leaf_hash) = 32)
 );
-CREATE INDEX deposits_pending ON deposits (seq) WHERE batch_id IS NULL;
 CREATE INDEX deposits_tenant_seq ON deposits (tenant_id, seq);
 CREATE INDEX deposits_tenant_digest ON deposits (tenant_id, digest);
-CREATE INDEX deposits_batch ON deposits (batch_id, leaf_index) WHERE batch_id IS NOT NULL;
 CREATE UNIQUE INDEX deposits_idempotency ON deposits (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
--- Every audit path of a batch, computed in one pass by the seal job and written with COPY:
--- the concatenated 32-byte nodes, leaf sibling first. One row per leaf, never one value per batch.
+-- Deposits waiting for a batch: a narrow queue, written with the deposit in one statement
+-- and emptied by the seal job in the transaction that writes the batch.
+CREATE TABLE pending (
+  seq        bigint PRIMARY KEY,
+  leaf_hash  bytea NOT NULL
+);
+
+-- A deposit's place in its batch and its audit path: every path of a batch, computed in one
+-- pass by the seal job and written with binary COPY (the concatenated 32-byte nodes, leaf
+-- sibling first). One row per leaf, never one value per batch. No foreign keys here: rows
+-- come a million at a time, in the same transaction as their batch and the pending rows
+-- they replace.
 CREATE TABLE proofs (
-  batch_id    bigint NOT NULL,
-  leaf_index  integer NOT NULL,
-  audit_path  bytea NOT NULL CHECK (length(audit_path) % 32 = 0),
+  batch_id     bigint NOT NULL,
+  leaf_index   integer NOT NULL,
+  deposit_seq  bigint NOT NULL UNIQUE,
+  audit_path   bytea NOT NULL CHECK (length(audit_path) % 32 = 0),
   PRIMARY KEY (batch_id, leaf_index)
 );
 
@@ -112,6 +117,7 @@ CREATE UNIQUE INDEX anchor_attempts_live ON anchor_attempts (batch_id) WHERE sta
 -- Down Migration
 DROP TABLE anchor_attempts;
 DROP TABLE proofs;
+DROP TABLE pending;
 DROP TABLE deposits;
 DROP TABLE batches;
 DROP TABLE api_keys;
