@@ -2,11 +2,11 @@ import type { JsonRpcProvider } from "ethers";
 import type { Logger } from "pino";
 import { attestationTypedData, signAttestation, type AttestationSigner } from "../core";
 import { registryAt } from "../chain/reader";
-import type { Db } from "../db/pool";
+import { inTransaction, type Db } from "../db/pool";
 
 // Attestation (DESIGN section 6): one EIP-712 signature per anchored batch by the certifier
-// key. Signing twice is harmless: the first signature stored wins, and certificates are
-// always built from the stored one.
+// key. Signing twice is harmless: the first signature recorded wins, and certificates are
+// always built from the recorded one.
 
 export interface AttestContext {
   db: Db;
@@ -65,11 +65,32 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
     issuedAt,
   });
   const { signer, signature } = await signAttestation(ctx.certifier, typedData);
-  const updated = await ctx.db.query(
-    `UPDATE batches SET state = 'certified', signer = $2, signature = decode($3, 'hex'), issued_at = $4, certified_at = now()
-      WHERE id = $1 AND state = 'anchored'`,
-    [batchId, signer, signature.slice(2), issuedAt],
-  );
-  if (updated.rowCount === 1) ctx.log.info({ batch: batchId, signer }, "batch certified");
+  const certified = await inTransaction(ctx.db, async (client) => {
+    // The state change is the guard: of two concurrent signers, one records its signature.
+    const moved = await client.query(
+      "UPDATE batches SET state = 'certified', certified_at = now() WHERE id = $1 AND state = 'anchored'",
+      [batchId],
+    );
+    if (moved.rowCount !== 1) return false;
+    await client.query(
+      `INSERT INTO attestations (batch_id, chain_id, registry, tx_hash, block_number, block_hash, block_timestamp,
+                                 signer, signature, issued_at)
+       VALUES ($1, $2, $3, decode($4, 'hex'), $5, decode($6, 'hex'), $7, $8, decode($9, 'hex'), $10)`,
+      [
+        batchId,
+        b.chain_id,
+        b.registry,
+        b.tx_hash.slice(2),
+        b.block_number,
+        b.block_hash.slice(2),
+        b.block_timestamp,
+        signer,
+        signature.slice(2),
+        issuedAt,
+      ],
+    );
+    return true;
+  });
+  if (certified) ctx.log.info({ batch: batchId, signer }, "batch certified");
   return true;
 }

@@ -46,10 +46,11 @@ export async function loadCertificate(db: Db, tenantId: string, depositId: strin
     `SELECT d.id, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt, d.received_at, d.prev,
             encode(d.leaf_hash, 'hex') AS leaf_hash, p.batch_id, p.leaf_index,
             CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status,
-            b.tree_size, '0x' || encode(b.root, 'hex') AS root, b.chain_id, b.registry,
-            '0x' || encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, '0x' || encode(b.block_hash, 'hex') AS block_hash,
-            b.block_timestamp, b.signer, '0x' || encode(b.signature, 'hex') AS signature, b.issued_at, p.audit_path
+            b.tree_size, '0x' || encode(b.root, 'hex') AS root, a.chain_id, a.registry,
+            '0x' || encode(a.tx_hash, 'hex') AS tx_hash, a.block_number, '0x' || encode(a.block_hash, 'hex') AS block_hash,
+            a.block_timestamp, a.signer, '0x' || encode(a.signature, 'hex') AS signature, a.issued_at, p.audit_path
        FROM ${DEPOSIT_FROM}
+       LEFT JOIN attestations a ON a.batch_id = b.id AND a.current
       WHERE d.id = $1 AND d.tenant_id = $2`,
     [depositId, tenantId],
   );

@@ -59,12 +59,15 @@ export async function reconcileAnchors(ctx: SweepContext): Promise<number> {
     const ids = await inTransaction(ctx.db, async (client) => {
       const reverted = await client.query<{ id: number }>(
         `UPDATE batches SET state = 'sealed', chain_id = NULL, registry = NULL, tx_hash = NULL, block_number = NULL,
-                block_hash = NULL, block_timestamp = NULL, anchored_at = NULL, signer = NULL, signature = NULL,
-                issued_at = NULL, certified_at = NULL
+                block_hash = NULL, block_timestamp = NULL, anchored_at = NULL, certified_at = NULL
           WHERE block_number = $1 AND block_hash = decode($2, 'hex') RETURNING id`,
         [row.block_number, row.block_hash.slice(2)],
       );
       const batchIds = reverted.rows.map((r) => r.id);
+      await client.query(
+        "UPDATE attestations SET current = false WHERE batch_id = ANY($1::bigint[]) AND current",
+        [batchIds],
+      );
       await client.query(
         "UPDATE anchor_attempts SET state = 'dropped', settled_at = now() WHERE batch_id = ANY($1::bigint[]) AND state IN ('mined', 'sent')",
         [batchIds],

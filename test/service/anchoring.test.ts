@@ -253,4 +253,13 @@ test("a chain that loses the anchor's block: the batch is anchored again and cer
   const after = await loadCertificate(stack.conn.db, tenant.id, id!);
   expect((await verifyCertificate(after, { chain: stack.conn.chain })).outcome).toBe("VALID");
   expect((await attempts(batch.id)).map((a) => a.state)).toEqual(["dropped", "mined"]);
+  // the first attestation stays on record, no longer current
+  const { rows } = await stack.conn.db.query<{ current: boolean; block: string }>(
+    "SELECT current, '0x' || encode(block_hash, 'hex') AS block FROM attestations WHERE batch_id = $1 ORDER BY id",
+    [batch.id],
+  );
+  expect(rows).toEqual([
+    { current: false, block: before.anchor.blockHash },
+    { current: true, block: after.anchor.blockHash },
+  ]);
 });

@@ -21,8 +21,8 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
 
--- One row per sealed batch. state is the batch's place in the flow; the anchor and the
--- attestation columns are filled by their jobs, in that order.
+-- One row per sealed batch. state is the batch's place in the flow; the anchor columns are
+-- filled by the anchor job, the attestation lives in its own table.
 CREATE TABLE batches (
   id               bigint PRIMARY KEY,
   tree_size        integer NOT NULL CHECK (tree_size > 0),
@@ -36,13 +36,9 @@ CREATE TABLE batches (
   block_hash       bytea,
   block_timestamp  bigint,
   anchored_at      timestamptz,
-  signer           text,
-  signature        bytea,
-  issued_at        bigint,
   certified_at     timestamptz,
   CHECK (state = 'sealed' OR (tx_hash IS NOT NULL AND block_hash IS NOT NULL AND block_number IS NOT NULL
-                              AND block_timestamp IS NOT NULL AND chain_id IS NOT NULL AND registry IS NOT NULL)),
-  CHECK (state <> 'certified' OR (signer IS NOT NULL AND signature IS NOT NULL AND issued_at IS NOT NULL))
+                              AND block_timestamp IS NOT NULL AND chain_id IS NOT NULL AND registry IS NOT NULL))
 );
 CREATE SEQUENCE batches_id_seq START 1 OWNED BY batches.id;
 -- The sweeper and the reconciler look only at unfinished or recent batches.
@@ -90,6 +86,26 @@ CREATE TABLE proofs (
   PRIMARY KEY (batch_id, leaf_index)
 );
 
+-- Every attestation ever signed: the anchor it attests (copied, so a row is the complete
+-- signed message even if the chain later loses that block), the certifier and the signature.
+-- Certificates use the current one; one a lost block made obsolete stays, as history.
+CREATE TABLE attestations (
+  id               bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+  batch_id         bigint NOT NULL REFERENCES batches (id),
+  chain_id         bigint NOT NULL,
+  registry         text NOT NULL,
+  tx_hash          bytea NOT NULL,
+  block_number     bigint NOT NULL,
+  block_hash       bytea NOT NULL,
+  block_timestamp  bigint NOT NULL,
+  signer           text NOT NULL,
+  signature        bytea NOT NULL CHECK (length(signature) = 65),
+  issued_at        bigint NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  current          boolean NOT NULL DEFAULT true
+);
+CREATE UNIQUE INDEX attestations_current ON attestations (batch_id) WHERE current;
+
 -- Anchoring transactions, recorded (signed, with their nonce) before they are sent, so a
 -- crash between signing and sending loses nothing and a retry re-sends the same bytes.
 CREATE TABLE anchor_attempts (
@@ -116,6 +132,7 @@ CREATE UNIQUE INDEX anchor_attempts_live ON anchor_attempts (batch_id) WHERE sta
 
 -- Down Migration
 DROP TABLE anchor_attempts;
+DROP TABLE attestations;
 DROP TABLE proofs;
 DROP TABLE pending;
 DROP TABLE deposits;
