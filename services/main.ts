@@ -8,7 +8,7 @@ import { migrate } from "./db/migrate";
 import { startWorkers } from "./jobs/workers";
 import { loadKey } from "./keys/keys";
 import { createLogger } from "./log";
-import { keySources, onShutdown, openConnections, serviceKeys, workerContext } from "./runtime";
+import { appDeps, keySources, onShutdown, openConnections, serviceKeys, workerContext } from "./runtime";
 
 // `npm start`: the whole service in one process on its local defaults. Validates the
 // configuration, migrates the database, starts the local chain when CHAIN_RPC_URL is unset,
@@ -48,17 +48,7 @@ async function main(): Promise<void> {
 
     const conn = openConnections(config, deployment, log);
     const workers = await startWorkers(workerContext(config, deployment, keys, conn, log));
-    const app = await buildApp({
-      db: conn.db,
-      redis: conn.redis,
-      queues: conn.queues,
-      provider: conn.provider,
-      chain: conn.chain,
-      deployment,
-      bulkMax: config.BULK_MAX,
-      batchMax: config.BATCH_MAX,
-      log,
-    });
+    const app = await buildApp(appDeps(config, deployment, conn, log));
     await app.listen({ port: config.PORT, host: config.HOST });
     log.info(
       {

@@ -6,6 +6,7 @@ import { EthersChainReader, createProvider, openProvider } from "./chain/reader"
 import { createPool, type Db } from "./db/pool";
 import { JobQueues } from "./jobs/queues";
 import type { WorkerContext } from "./jobs/workers";
+import type { AppDeps } from "./api/app";
 import { requireKey, type KeySources } from "./keys/keys";
 import type { Logger } from "./log";
 
@@ -145,6 +146,21 @@ export function workerContext(
     batchMax: config.BATCH_MAX,
     sealIntervalMs: config.SEAL_INTERVAL_MS,
     sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+    log,
+  };
+}
+
+/** The API's dependencies from the process's config, deployment and connections. */
+export function appDeps(config: Config, deployment: Deployment, conn: Connections, log: Logger): AppDeps {
+  return {
+    db: conn.db,
+    redis: conn.redis,
+    queues: conn.queues,
+    provider: conn.provider,
+    chain: conn.chain,
+    deployment,
+    bulkMax: config.BULK_MAX,
+    batchMax: config.BATCH_MAX,
     log,
   };
 }

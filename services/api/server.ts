@@ -1,7 +1,7 @@
 import { loadConfig } from "../config";
 import { migrate } from "../db/migrate";
 import { createLogger } from "../log";
-import { onShutdown, openConnections, resolveDeployment } from "../runtime";
+import { appDeps, onShutdown, openConnections, resolveDeployment } from "../runtime";
 import { buildApp } from "./app";
 
 // The API on its own (`npm run start:api`): several of these may run behind a load balancer.
@@ -12,17 +12,7 @@ async function main(): Promise<void> {
   await migrate(config.DATABASE_URL, log);
   const deployment = await resolveDeployment(config);
   const conn = openConnections(config, deployment, log);
-  const app = await buildApp({
-    db: conn.db,
-    redis: conn.redis,
-    queues: conn.queues,
-    provider: conn.provider,
-    chain: conn.chain,
-    deployment,
-    bulkMax: config.BULK_MAX,
-    batchMax: config.BATCH_MAX,
-    log,
-  });
+  const app = await buildApp(appDeps(config, deployment, conn, log));
   await app.listen({ port: config.PORT, host: config.HOST });
   onShutdown(log, async () => {
     await app.close();

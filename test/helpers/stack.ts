@@ -14,7 +14,7 @@ import { loadConfig, type Config } from "../../services/config";
 import { migrate } from "../../services/db/migrate";
 import { startWorkers, type RunningWorkers } from "../../services/jobs/workers";
 import { createLogger } from "../../services/log";
-import { openConnections, workerContext, type Connections } from "../../services/runtime";
+import { appDeps, openConnections, workerContext, type Connections } from "../../services/runtime";
 import { createApiKey, createTenant, type Tenant } from "../../services/tenants/tenants";
 
 // Each test file owns its data: a fresh PostgreSQL database, its own Redis key prefix and
@@ -150,17 +150,7 @@ async function assemble(
             silentLog,
           ),
         );
-  const app = await buildApp({
-    db: conn.db,
-    redis: conn.redis,
-    queues: conn.queues,
-    provider: conn.provider,
-    chain: conn.chain,
-    deployment,
-    bulkMax: config.BULK_MAX,
-    batchMax: config.BATCH_MAX,
-    log: silentLog,
-  });
+  const app = await buildApp(appDeps(config, deployment, conn, silentLog));
   await app.ready();
   return {
     config,

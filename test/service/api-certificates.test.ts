@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import type { InjectOptions } from "fastify";
+import { bearer, call as callApi, expectError, type TestTenant } from "../helpers/api";
 import { parseCertificate, verifyCertificate, type Certificate } from "../../services/core";
 import { eventually, startTestStack, type TestStack } from "../helpers/stack";
 
@@ -13,26 +14,11 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-type Tenant = Awaited<ReturnType<TestStack["tenant"]>>;
+type Tenant = TestTenant;
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
-const bearer = (t: Tenant) => ({ authorization: `Bearer ${t.apiKey}` });
 
-/** Every request of this file: error bodies are exactly `{error: {code, message}}`, no stack traces. */
-async function call(options: InjectOptions): Promise<LightMyRequestResponse> {
-  const res = await stack.app.inject(options);
-  expect(res.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
-  if (res.statusCode >= 400) {
-    const body = res.json();
-    expect(Object.keys(body)).toEqual(["error"]);
-    expect(Object.keys(body.error).sort()).toEqual(["code", "message"]);
-  }
-  return res;
-}
-
-function expectError(res: LightMyRequestResponse, status: number, code: string): void {
-  expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
-}
+const call = (options: InjectOptions) => callApi(stack.app, options);
 
 const verify = (payload: unknown) => call({ method: "POST", url: "/v1/verify", payload: payload as object });
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import type { InjectOptions } from "fastify";
+import { bearer, call as callApi, expectError, type TestTenant } from "../helpers/api";
 import { isUuidV4, parseDepositRecord, recordLeafHash, to0xHex } from "../../services/core";
 import { createApiKey, revokeApiKey } from "../../services/tenants/tenants";
 import { startTestStack, type TestStack } from "../helpers/stack";
@@ -15,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-type Tenant = Awaited<ReturnType<TestStack["tenant"]>>;
+type Tenant = TestTenant;
 type Deposit = {
   id: string;
   status: string;
@@ -25,26 +26,8 @@ type Deposit = {
 };
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
-const bearer = (t: Tenant) => ({ authorization: `Bearer ${t.apiKey}` });
 
-/**
- * Every request of this file goes through here: whatever the route, an error body is exactly
- * `{error: {code, message}}` and no body carries a stack trace.
- */
-async function call(options: InjectOptions): Promise<LightMyRequestResponse> {
-  const res = await stack.app.inject(options);
-  expect(res.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
-  if (res.statusCode >= 400) {
-    const body = res.json();
-    expect(Object.keys(body)).toEqual(["error"]);
-    expect(Object.keys(body.error).sort()).toEqual(["code", "message"]);
-  }
-  return res;
-}
-
-function expectError(res: LightMyRequestResponse, status: number, code: string): void {
-  expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
-}
+const call = (options: InjectOptions) => callApi(stack.app, options);
 
 const deposit = (t: Tenant, payload: unknown, headers: Record<string, string> = {}) =>
   call({

@@ -1,0 +1,28 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import type { TestStack } from "./stack";
+
+// What every API test asserts on every response, and the small vocabulary the API suites share.
+
+export type TestTenant = Awaited<ReturnType<TestStack["tenant"]>>;
+
+export const bearer = (t: TestTenant) => ({ authorization: `Bearer ${t.apiKey}` });
+
+/**
+ * Injects a request and checks the response contract: an error body is exactly
+ * `{error: {code, message}}`, and no body carries a stack trace.
+ */
+export async function call(app: FastifyInstance, options: InjectOptions): Promise<LightMyRequestResponse> {
+  const res = await app.inject(options);
+  expect(res.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
+  if (res.statusCode >= 400) {
+    const body = res.json();
+    expect(Object.keys(body)).toEqual(["error"]);
+    expect(Object.keys(body.error).sort()).toEqual(["code", "message"]);
+  }
+  return res;
+}
+
+/** Asserts status and error code together (never the message text). */
+export function expectError(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
+}
