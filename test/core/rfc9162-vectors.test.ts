@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { verifyInclusion } from "../../services/core";
 
-// The public RFC 9162 inclusion vectors of transparency-dev/merkle (../shared/vectors).
-const ROOT = join(__dirname, "..", "..", "..", "shared", "vectors", "rfc9162-inclusion");
+// The public RFC 9162 inclusion vectors of transparency-dev/merkle: the project's shared set
+// (../shared/vectors), copied into test/vectors so a clean clone needs nothing beside it.
+const ROOT = join(__dirname, "..", "vectors", "rfc9162-inclusion");
+const SHARED = join(__dirname, "..", "..", "..", "shared", "vectors", "rfc9162-inclusion");
 
 interface Vector {
   leafIdx: number;
@@ -28,6 +30,15 @@ const vectors = files(ROOT).map((path) => ({
   v: JSON.parse(readFileSync(path, "utf8")) as Vector,
 }));
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
+
+test("the copy is the shared set, file for file (when the shared folder is here)", () => {
+  if (!existsSync(SHARED)) return;
+  const read = (root: string) =>
+    files(root)
+      .map((path) => [relative(root, path), readFileSync(path, "utf8")])
+      .sort(([a], [b]) => (a! < b! ? -1 : 1));
+  expect(read(ROOT)).toEqual(read(SHARED));
+});
 
 test("the vector set is all there", () => {
   expect(vectors.length).toBe(53);
