@@ -1,8 +1,15 @@
-import { Interface, Transaction, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
+import {
+  Interface,
+  Transaction,
+  type JsonRpcProvider,
+  type TransactionLike,
+  type TransactionReceipt,
+  type Wallet,
+} from "ethers";
 import type { Logger } from "pino";
 import { REGISTRY_ABI } from "../chain/abi";
 import { registryAt } from "../chain/reader";
-import { inTransaction, type Db } from "../db/pool";
+import { inTransaction, type Db, type DbClient } from "../db/pool";
 
 // Anchoring (DESIGN sections 2 and 9): one registry transaction per batch. The chain is the
 // truth: whenever anchorOf(root) is set, the anchor is recorded from the chain (the event
@@ -40,7 +47,7 @@ export interface BatchRow {
   state: string;
 }
 
-interface Attempt {
+export interface Attempt {
   id: number;
   nonce: number;
   tx_hash: string;
@@ -59,17 +66,30 @@ export async function anchorBatch(ctx: AnchorContext, batchId: number): Promise<
   const batch = rows[0];
   if (!batch || batch.state !== "sealed") return false;
 
-  for (let round = 0; round < 5; round++) {
-    if (await recordIfOnChain(ctx, batch)) return true;
-    const attempt = await prepareAnchorTransaction(ctx, batch);
-    if (!attempt) continue; // the root went on chain meanwhile
-    const receipt = await sendAndWait(ctx, attempt);
-    if (!receipt) continue; // its nonce was taken by another transaction: sign a new one
-    if (receipt.status !== 1) {
-      await settle(ctx, attempt.id, "reverted");
+  try {
+    for (let round = 0; round < 5; round++) {
       if (await recordIfOnChain(ctx, batch)) return true;
-      throw new Error(`anchor transaction ${attempt.tx_hash} reverted: ${await revertReason(ctx, batch)}`);
+      const attempt = await prepareAnchorTransaction(ctx, batch);
+      if (!attempt) continue; // the root went on chain meanwhile
+      const outcome = await sendAndWait(ctx, attempt);
+      if (outcome === "dropped") continue; // its nonce was taken by another transaction: sign a new one
+      if (outcome === "pending") {
+        // Not mined in time: most likely underpriced. The same nonce, higher fees.
+        await replaceWithHigherFees(ctx, batch, attempt);
+        continue;
+      }
+      if (outcome.status !== 1) {
+        await settle(ctx, attempt.id, "reverted");
+        if (await recordIfOnChain(ctx, batch)) return true;
+        throw new Error(`anchor transaction ${attempt.tx_hash} reverted: ${await revertReason(ctx, batch)}`);
+      }
     }
+  } catch (e) {
+    if (e instanceof AnchorConflictError) {
+      // Recorded, so the sweeper stops re-driving it: an operator has to look.
+      await ctx.db.query("UPDATE batches SET blocked_reason = $2 WHERE id = $1", [batch.id, e.message]);
+    }
+    throw e;
   }
   throw new Error(`batch ${batchId} is still not anchored after several rounds`);
 }
@@ -119,7 +139,7 @@ async function recordIfOnChain(ctx: AnchorContext, batch: BatchRow): Promise<boo
     await client.query(
       `UPDATE anchor_attempts SET state = CASE WHEN tx_hash = decode($2, 'hex') THEN 'mined' ELSE 'dropped' END,
               settled_at = now()
-        WHERE batch_id = $1 AND state = 'sent'`,
+        WHERE batch_id = $1 AND state IN ('sent', 'replaced')`,
       [batch.id, log.transactionHash.slice(2)],
     );
   });
@@ -136,81 +156,159 @@ async function waitForConfirmations(ctx: AnchorContext, blockNumber: number): Pr
   }
 }
 
+const LIVE_ATTEMPT = `SELECT id, nonce, '0x' || encode(tx_hash, 'hex') AS tx_hash, '0x' || encode(raw_tx, 'hex') AS raw_tx
+                        FROM anchor_attempts WHERE batch_id = $1 AND state = 'sent'`;
+
 /**
  * The batch's transaction in flight, or a new one: signed with the next nonce and recorded
  * before anything is sent. Null when estimating shows the root is already anchored.
  * Exported for the tests that stop between recording and sending, as a crash would.
  */
 export async function prepareAnchorTransaction(ctx: AnchorContext, batch: BatchRow): Promise<Attempt | null> {
-  const sender = ctx.anchorer.address;
+  const live = await ctx.db.query<Attempt>(LIVE_ATTEMPT, [batch.id]);
+  if (live.rows[0]) return live.rows[0];
+
+  // Ask the node before taking the lock, so no PostgreSQL connection waits on the network.
+  const data = REGISTRY.encodeFunctionData("anchor", [batch.root, batch.tree_size, batch.id]);
+  let gas: bigint;
+  try {
+    gas = await ctx.provider.estimateGas({ from: ctx.anchorer.address, to: ctx.registry, data });
+  } catch (e) {
+    if (revertName(e) === "RootAlreadyAnchored") return null;
+    throw e;
+  }
+  const fees = feeFields(await ctx.provider.getFeeData());
+
   return inTransaction(ctx.db, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [NONCE_LOCK.toString()]);
-    const select = `SELECT id, nonce, '0x' || encode(tx_hash, 'hex') AS tx_hash, '0x' || encode(raw_tx, 'hex') AS raw_tx
-                      FROM anchor_attempts WHERE batch_id = $1 AND state = 'sent'`;
-    const live = await client.query<Attempt>(select, [batch.id]);
-    if (live.rows[0]) return live.rows[0];
-
-    const data = REGISTRY.encodeFunctionData("anchor", [batch.root, batch.tree_size, batch.id]);
-    let gas: bigint;
-    try {
-      gas = await ctx.provider.estimateGas({ from: sender, to: ctx.registry, data });
-    } catch (e) {
-      if (revertName(e) === "RootAlreadyAnchored") return null;
-      throw e;
-    }
+    const again = await client.query<Attempt>(LIVE_ATTEMPT, [batch.id]);
+    if (again.rows[0]) return again.rows[0];
     const inFlight = await client.query<{ next: number | null }>(
       "SELECT max(nonce) + 1 AS next FROM anchor_attempts WHERE chain_id = $1 AND sender = $2 AND state = 'sent'",
-      [ctx.chainId, sender],
+      [ctx.chainId, ctx.anchorer.address],
     );
     const nonce = Math.max(
-      await ctx.provider.getTransactionCount(sender, "pending"),
+      await ctx.provider.getTransactionCount(ctx.anchorer.address, "pending"),
       inFlight.rows[0]?.next ?? 0,
     );
-    const fees = await ctx.provider.getFeeData();
-    const raw = await ctx.anchorer.signTransaction({
-      to: ctx.registry,
-      data,
-      nonce,
-      chainId: ctx.chainId,
-      gasLimit: (gas * 12n) / 10n,
-      ...(fees.maxFeePerGas !== null
-        ? { type: 2, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas ?? 0n }
-        : { type: 0, gasPrice: fees.gasPrice ?? 0n }),
-    });
-    const txHash = Transaction.from(raw).hash as string;
-    const inserted = await client.query<{ id: number }>(
-      `INSERT INTO anchor_attempts (batch_id, chain_id, sender, nonce, tx_hash, raw_tx)
-       VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex')) RETURNING id`,
-      [batch.id, ctx.chainId, sender, nonce, txHash.slice(2), raw.slice(2)],
-    );
-    ctx.log.info({ batch: batch.id, nonce, txHash }, "anchor transaction signed and recorded");
-    return { id: (inserted.rows[0] as { id: number }).id, nonce, tx_hash: txHash, raw_tx: raw };
+    const tx = { to: ctx.registry, data, nonce, chainId: ctx.chainId, gasLimit: (gas * 12n) / 10n, ...fees };
+    return record(ctx, client, batch.id, tx);
   });
 }
 
+type FeeFields =
+  { type: 2; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | { type: 0; gasPrice: bigint };
+
+function feeFields(fees: {
+  maxFeePerGas: bigint | null;
+  maxPriorityFeePerGas: bigint | null;
+  gasPrice: bigint | null;
+}): FeeFields {
+  return fees.maxFeePerGas !== null
+    ? { type: 2, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas ?? 0n }
+    : { type: 0, gasPrice: fees.gasPrice ?? 0n };
+}
+
+/** Signs `tx` with the anchoring key and records it as the batch's transaction in flight. */
+async function record(
+  ctx: AnchorContext,
+  client: DbClient,
+  batchId: number,
+  tx: TransactionLike & { nonce: number },
+): Promise<Attempt> {
+  const raw = await ctx.anchorer.signTransaction(tx);
+  const txHash = Transaction.from(raw).hash as string;
+  const inserted = await client.query<{ id: number }>(
+    `INSERT INTO anchor_attempts (batch_id, chain_id, sender, nonce, tx_hash, raw_tx)
+     VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex')) RETURNING id`,
+    [batchId, ctx.chainId, ctx.anchorer.address, tx.nonce, txHash.slice(2), raw.slice(2)],
+  );
+  ctx.log.info({ batch: batchId, nonce: tx.nonce, txHash }, "anchor transaction signed and recorded");
+  return { id: (inserted.rows[0] as { id: number }).id, nonce: tx.nonce, tx_hash: txHash, raw_tx: raw };
+}
+
 /**
- * Sends the recorded transaction (again, if need be) and waits for its receipt with the
- * configured confirmations. Null when the nonce was consumed by another transaction.
+ * Replaces a transaction that was not mined in time with the same one at the same nonce and
+ * higher fees (25% above it, or the node's current fees if higher). Whichever of the two is
+ * mined, recordIfOnChain settles both from the chain.
  */
-async function sendAndWait(ctx: AnchorContext, attempt: Attempt): Promise<TransactionReceipt | null> {
+export async function replaceWithHigherFees(
+  ctx: AnchorContext,
+  batch: BatchRow,
+  attempt: Attempt,
+): Promise<void> {
+  const old = Transaction.from(attempt.raw_tx);
+  const now = feeFields(await ctx.provider.getFeeData());
+  const bump = (fee: bigint | null, current: bigint) => {
+    const raised = ((fee ?? 0n) * 125n) / 100n + 1n;
+    return raised > current ? raised : current;
+  };
+  const fees: FeeFields =
+    old.type === 2 && now.type === 2
+      ? {
+          type: 2,
+          maxFeePerGas: bump(old.maxFeePerGas, now.maxFeePerGas),
+          maxPriorityFeePerGas: bump(old.maxPriorityFeePerGas, now.maxPriorityFeePerGas),
+        }
+      : { type: 0, gasPrice: bump(old.gasPrice, now.type === 0 ? now.gasPrice : (old.gasPrice ?? 0n)) };
+  await inTransaction(ctx.db, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [NONCE_LOCK.toString()]);
+    const replaced = await client.query(
+      "UPDATE anchor_attempts SET state = 'replaced', settled_at = now() WHERE id = $1 AND state = 'sent'",
+      [attempt.id],
+    );
+    if (replaced.rowCount !== 1) return; // settled meanwhile by another run
+    const tx = {
+      to: old.to,
+      data: old.data,
+      nonce: attempt.nonce,
+      chainId: ctx.chainId,
+      gasLimit: old.gasLimit,
+      ...fees,
+    };
+    await record(ctx, client, batch.id, tx);
+  });
+  ctx.log.warn(
+    { batch: batch.id, nonce: attempt.nonce, replaced: attempt.tx_hash },
+    "anchor transaction re-priced",
+  );
+}
+
+/**
+ * Sends the recorded transaction (again, if need be) and waits for its receipt, then for the
+ * configured confirmations. "dropped" when its nonce was consumed by another transaction,
+ * "pending" when it was not mined within the timeout.
+ */
+async function sendAndWait(
+  ctx: AnchorContext,
+  attempt: Attempt,
+): Promise<TransactionReceipt | "dropped" | "pending"> {
   let receipt = await ctx.provider.getTransactionReceipt(attempt.tx_hash);
   if (!receipt) {
     try {
       await ctx.provider.broadcastTransaction(attempt.raw_tx);
     } catch (e) {
       // Known already (sent before a crash) is fine; a spent nonce means it can never be mined.
-      const known = await ctx.provider.getTransaction(attempt.tx_hash);
-      if (!known) {
+      if (!(await ctx.provider.getTransaction(attempt.tx_hash))) {
         receipt = await ctx.provider.getTransactionReceipt(attempt.tx_hash);
         if (!receipt && (e as { code?: string }).code === "NONCE_EXPIRED") {
           await settle(ctx, attempt.id, "dropped");
-          return null;
+          return "dropped";
         }
         if (!receipt) throw e;
       }
     }
   }
-  return ctx.provider.waitForTransaction(attempt.tx_hash, ctx.confirmations, ctx.timeoutMs);
+  // Our own polling: ethers' waitForTransaction can miss a transaction mined in the block it
+  // starts on when no later block follows (an idle or automining chain).
+  const deadline = Date.now() + ctx.timeoutMs;
+  while (!receipt) {
+    if (Date.now() > deadline) return "pending";
+    await new Promise((r) => setTimeout(r, ctx.provider.pollingInterval));
+    receipt = await ctx.provider.getTransactionReceipt(attempt.tx_hash);
+  }
+  await waitForConfirmations(ctx, receipt.blockNumber);
+  return receipt;
 }
 
 async function settle(ctx: AnchorContext, attemptId: number, state: "reverted" | "dropped"): Promise<void> {

@@ -30,7 +30,10 @@ interface AnchoredRow {
   block_timestamp: number;
 }
 
-/** Brings batch `batchId` from anchored to certified. Returns false when it was not anchored. */
+/**
+ * Brings batch `batchId` from anchored to certified. Returns false when this run recorded
+ * nothing: the batch was not anchored, another run certified it, or its anchor changed.
+ */
 export async function attestBatch(ctx: AttestContext, batchId: number): Promise<boolean> {
   const { rows } = await ctx.db.query<AnchoredRow>(
     `SELECT state, '0x' || encode(root, 'hex') AS root, tree_size, chain_id, registry,
@@ -66,10 +69,13 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
   });
   const { signer, signature } = await signAttestation(ctx.certifier, typedData);
   const certified = await inTransaction(ctx.db, async (client) => {
-    // The state change is the guard: of two concurrent signers, one records its signature.
+    // The state change is the guard: of two concurrent signers, one records its signature,
+    // and only while the batch is still anchored where it was signed (the sweeper may have
+    // sent it back for a lost block, and it may be anchored elsewhere by now).
     const moved = await client.query(
-      "UPDATE batches SET state = 'certified', certified_at = now() WHERE id = $1 AND state = 'anchored'",
-      [batchId],
+      `UPDATE batches SET state = 'certified', certified_at = now()
+        WHERE id = $1 AND state = 'anchored' AND tx_hash = decode($2, 'hex') AND block_hash = decode($3, 'hex')`,
+      [batchId, b.tx_hash.slice(2), b.block_hash.slice(2)],
     );
     if (moved.rowCount !== 1) return false;
     await client.query(
@@ -92,5 +98,5 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
     return true;
   });
   if (certified) ctx.log.info({ batch: batchId, signer }, "batch certified");
-  return true;
+  return certified;
 }

@@ -19,9 +19,13 @@ const RECONCILE_LIMIT = 100;
 export async function sweep(
   ctx: SweepContext,
 ): Promise<{ anchor: number; attest: number; rolledBack: number }> {
-  const rolledBack = await reconcileAnchors(ctx);
+  // The chain being unreachable must not stop the rest: sealing needs no chain.
+  const rolledBack = await reconcileAnchors(ctx).catch((err: unknown) => {
+    ctx.log.warn({ err }, "could not check recorded anchors against the chain; will retry");
+    return 0;
+  });
   const { rows } = await ctx.db.query<{ id: number; state: string }>(
-    "SELECT id, state FROM batches WHERE state <> 'certified' ORDER BY id LIMIT 1000",
+    "SELECT id, state FROM batches WHERE state <> 'certified' AND blocked_reason IS NULL ORDER BY id LIMIT 1000",
   );
   let anchor = 0;
   let attest = 0;
@@ -39,23 +43,34 @@ export async function sweep(
   return { anchor, attest, rolledBack };
 }
 
+/** How long a recorded anchor block may be missing from the node before it counts as lost. */
+const LOSS_GRACE_MS = 60_000;
+
 /**
  * Checks recorded anchors against the chain, newest first. A block whose hash still matches
- * vouches for every older one (each block commits to its parent), so this usually costs one
- * RPC call. A batch whose block is gone (a reorganisation, or a local chain that lost its
- * last second to a kill) goes back to sealed, to be anchored again; its earlier certificates
- * would no longer verify and are replaced by new ones.
+ * vouches for every older one (each block commits to its parent), so this usually costs two
+ * RPC calls. A batch whose block was replaced (a reorganisation), or has been missing for
+ * longer than any node lags (a local chain that lost its last second to a kill), goes back
+ * to sealed, to be anchored again; its earlier certificates would no longer verify and are
+ * replaced by new ones. A block merely not there yet (a node behind) is left alone.
  */
 export async function reconcileAnchors(ctx: SweepContext): Promise<number> {
-  const { rows } = await ctx.db.query<{ block_number: number; block_hash: string }>(
-    `SELECT DISTINCT block_number, '0x' || encode(block_hash, 'hex') AS block_hash FROM batches
-      WHERE block_number IS NOT NULL ORDER BY block_number DESC LIMIT $1`,
+  const { rows } = await ctx.db.query<{ block_number: number; block_hash: string; anchored_at: Date }>(
+    `SELECT block_number, '0x' || encode(block_hash, 'hex') AS block_hash, max(anchored_at) AS anchored_at
+       FROM (SELECT block_number, block_hash, anchored_at FROM batches WHERE block_number IS NOT NULL
+              ORDER BY block_number DESC LIMIT $1) recent
+      GROUP BY block_number, block_hash ORDER BY block_number DESC`,
     [RECONCILE_LIMIT],
   );
+  if (rows.length === 0) return 0;
+  const head = await ctx.provider.getBlockNumber();
   let rolledBack = 0;
   for (const row of rows) {
-    const block = await ctx.provider.getBlock(row.block_number);
+    const block = row.block_number <= head ? await ctx.provider.getBlock(row.block_number) : null;
     if (block?.hash === row.block_hash) break;
+    const replaced = block !== null && block.hash !== null;
+    const longGone = Date.now() - row.anchored_at.getTime() > LOSS_GRACE_MS;
+    if (!replaced && !longGone) continue;
     const ids = await inTransaction(ctx.db, async (client) => {
       const reverted = await client.query<{ id: number }>(
         `UPDATE batches SET state = 'sealed', chain_id = NULL, registry = NULL, tx_hash = NULL, block_number = NULL,

@@ -37,6 +37,9 @@ CREATE TABLE batches (
   block_timestamp  bigint,
   anchored_at      timestamptz,
   certified_at     timestamptz,
+  -- Set when anchoring met something retrying cannot mend (the root on chain under other
+  -- data); the sweeper leaves the batch alone until an operator clears it.
+  blocked_reason   text,
   CHECK (state = 'sealed' OR (tx_hash IS NOT NULL AND block_hash IS NOT NULL AND block_number IS NOT NULL
                               AND block_timestamp IS NOT NULL AND chain_id IS NOT NULL AND registry IS NOT NULL))
 );
@@ -116,7 +119,7 @@ CREATE TABLE anchor_attempts (
   nonce       bigint NOT NULL,
   tx_hash     bytea NOT NULL,
   raw_tx      bytea NOT NULL,
-  state       text NOT NULL DEFAULT 'sent' CHECK (state IN ('sent', 'mined', 'reverted', 'dropped')),
+  state       text NOT NULL DEFAULT 'sent' CHECK (state IN ('sent', 'replaced', 'mined', 'reverted', 'dropped')),
   created_at  timestamptz NOT NULL DEFAULT now(),
   settled_at  timestamptz
 );
