@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { buildApp } from "./api/app";
 import { ensureDeployment } from "./chain/deployment";
-import { startLocalChain, type LocalChain } from "./chain/local-node";
+import { startLocalChain } from "./chain/local-node";
 import { openProvider } from "./chain/reader";
 import { loadConfig } from "./config";
 import { migrate } from "./db/migrate";
@@ -17,29 +17,37 @@ import { appDeps, keySources, onShutdown, openConnections, serviceKeys, workerCo
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
-  await migrate(config.DATABASE_URL, log);
+  // What to undo on the way out, in reverse order of start: a signal during start-up too
+  // stops what is already running (the local chain above all).
+  const started: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const step of started.splice(0).reverse()) await step();
+  };
+  onShutdown(log, stop);
 
-  let localChain: LocalChain | undefined;
-  const stopChain = async () => localChain?.stop();
   try {
+    await migrate(config.DATABASE_URL, log);
     const local = config.CHAIN_RPC_URL === undefined;
-    if (local) {
-      localChain = await startLocalChain({
+    let rpcUrl = config.CHAIN_RPC_URL;
+    if (rpcUrl === undefined) {
+      const chain = await startLocalChain({
         stateFile: join(config.dataDir, "chain-state.json"),
         port: config.LOCAL_CHAIN_PORT,
         log,
       });
+      started.push(() => chain.stop());
+      rpcUrl = chain.rpcUrl;
     }
-    const rpcUrl = config.CHAIN_RPC_URL ?? (localChain as LocalChain).rpcUrl;
     const sources = keySources(config, local);
     const keys = serviceKeys(sources);
+    const admin = loadKey(sources, "admin");
     const setupProvider = await openProvider(rpcUrl);
     const deployment = await ensureDeployment({
       provider: setupProvider,
       rpcUrl,
       dataDir: config.dataDir,
       ...(config.REGISTRY_ADDRESS ? { registryAddress: config.REGISTRY_ADDRESS } : {}),
-      ...(loadKey(sources, "admin") ? { admin: loadKey(sources, "admin") } : {}),
+      ...(admin ? { admin } : {}),
       anchorer: keys.anchorer.address,
       certifier: keys.certifier.address,
       local,
@@ -47,8 +55,11 @@ async function main(): Promise<void> {
     }).finally(() => setupProvider.destroy());
 
     const conn = openConnections(config, deployment, log);
+    started.push(() => conn.close());
     const workers = await startWorkers(workerContext(config, deployment, keys, conn, log));
+    started.push(() => workers.close());
     const app = await buildApp(appDeps(config, deployment, conn, log));
+    started.push(() => app.close());
     await app.listen({ port: config.PORT, host: config.HOST });
     log.info(
       {
@@ -59,14 +70,8 @@ async function main(): Promise<void> {
       },
       "tsd is up",
     );
-    onShutdown(log, async () => {
-      await app.close();
-      await workers.close();
-      await conn.close();
-      await stopChain();
-    });
   } catch (e) {
-    await stopChain();
+    await stop();
     throw e;
   }
 }

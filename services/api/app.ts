@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         batchMax: deps.batchMax,
         ...(deps.queues ? { queues: deps.queues } : {}),
       });
-      await v1.register(verifyRoutes, { chain: deps.chain });
+      await v1.register(verifyRoutes, { chain: deps.chain, registry: deps.deployment.registry });
       v1.get(
         "/registry",
         {
@@ -132,7 +132,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       check(() => deps.redis.ping()),
       check(() => deps.provider.getBlockNumber()),
     ]);
-    const ready = postgres === "up" && redis === "up" && chain === "up";
+    // Deposits need PostgreSQL only (Redis carries triggers, the chain is for later steps): an
+    // API replica stays in rotation while either is down, and says so in the body.
+    const ready = postgres === "up";
     return reply
       .status(ready ? 200 : 503)
       .send({ status: ready ? "ready" : "unavailable", postgres, redis, chain });

@@ -23,8 +23,3 @@ export function requireTenant(db: Db) {
     request.tenant = tenant;
   };
 }
-
-/** The tenant of a request behind requireTenant. */
-export function tenantOf(request: FastifyRequest): Tenant {
-  return request.tenant;
-}

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from "fastify";
-import { isConnectionError } from "../db/pool";
+import { isConnectionError, isDataError } from "../db/pool";
 import { ERRORS, ServiceError, type ErrorCode } from "../errors";
 
 /**
@@ -36,8 +36,11 @@ function classify(err: FastifyError): { code: ErrorCode; message: string } {
   if (err instanceof SyntaxError && err.statusCode === 400) {
     return { code: "MALFORMED_JSON", message: ERRORS.MALFORMED_JSON.message };
   }
-  if (isConnectionError(err))
+  if (isConnectionError(err) || isChainUnavailable(err)) {
     return { code: "SERVICE_UNAVAILABLE", message: ERRORS.SERVICE_UNAVAILABLE.message };
+  }
+  if (isDataError(err))
+    return { code: "VALIDATION_FAILED", message: "a value in the request cannot be stored" };
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
     return { code: "BAD_REQUEST", message: ERRORS.BAD_REQUEST.message };
   }
@@ -59,4 +62,9 @@ function validationMessage(err: FastifyError): string {
   const context = err.validationContext ?? "request";
   const where = context === "body" ? path || "body" : path ? `${context}.${path}` : context;
   return `${where}: ${first.message ?? "is invalid"}`;
+}
+
+/** ethers' codes for a node that cannot be reached or did not answer in time. */
+function isChainUnavailable(err: { code?: unknown }): boolean {
+  return err.code === "TIMEOUT" || err.code === "SERVER_ERROR" || err.code === "NETWORK_ERROR";
 }

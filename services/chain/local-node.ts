@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 
@@ -45,6 +45,8 @@ export interface LocalChainOptions {
 export async function startLocalChain(options: LocalChainOptions): Promise<LocalChain> {
   mkdirSync(dirname(options.stateFile), { recursive: true });
   const rpcUrl = `http://127.0.0.1:${options.port}`;
+  const pidFile = `${options.stateFile}.pid`;
+  await stopOrphan(pidFile, options.stateFile, options.log);
   if (await answers(rpcUrl)) {
     throw new Error(`a node already answers on ${rpcUrl}: stop it, or choose another LOCAL_CHAIN_PORT`);
   }
@@ -63,8 +65,11 @@ export async function startLocalChain(options: LocalChainOptions): Promise<Local
       "1",
       "--silent",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its own process group: a terminal's Ctrl-C reaches the service, which stops anvil last,
+    // after the workers are done with it.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
+  writeFileSync(pidFile, String(child.pid));
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -92,6 +97,7 @@ export async function startLocalChain(options: LocalChainOptions): Promise<Local
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
+      rmSync(pidFile, { force: true });
     },
   };
 }
@@ -108,4 +114,26 @@ async function answers(rpcUrl: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * A previous run killed outright leaves its anvil running (and holding the port and the
+ * state file). Its pid file says which process that was; it is stopped, after checking that
+ * the pid still is that anvil (pids are reused).
+ */
+async function stopOrphan(pidFile: string, stateFile: string, log: Logger): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  let cmdline = "";
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    // gone already, or no /proc: nothing of ours to stop
+  }
+  if (cmdline.includes("anvil") && cmdline.includes(stateFile)) {
+    log.warn({ pid }, "stopping the local chain a previous run left behind");
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  rmSync(pidFile, { force: true });
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { loadConfig } from "../config";
+import { dataDirFrom } from "../config";
+import { inTransaction } from "../db/pool";
 import { ServiceError } from "../errors";
 import { createApiKey, createTenant, listApiKeys, listTenants, revokeApiKey } from "../tenants/tenants";
 import { withDatabase } from "./admin";
@@ -8,6 +9,10 @@ import { EXIT, verifyCommand } from "./verify";
 // The `tsd` command. `verify` is for anyone (a court needs nothing but the certificate, the
 // file and a chain node); `admin` is for operators and reads DATABASE_URL like the service.
 
+// A reader that stops early (`tsd verify … | head -1`) is not an error of ours.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+});
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -24,12 +29,16 @@ function program(): Command {
     .option("--file <path>", "the deposited file: its SHA-256 is computed here and compared")
     .option("--digest <sha256>", "the SHA-256 of the deposited file, if you computed it yourself")
     .option("--rpc <url>", "JSON-RPC URL of a node of the certificate's chain")
+    .option("--registry <address>", "the registry address you trust (the platform's published one)")
     .option("--json", "print the outcome as JSON")
     .action(
-      async (certificate: string, o: { file?: string; digest?: string; rpc?: string; json?: boolean }) => {
+      async (
+        certificate: string,
+        o: { file?: string; digest?: string; rpc?: string; registry?: string; json?: boolean },
+      ) => {
         process.exitCode = await verifyCommand(certificate, {
           ...o,
-          dataDir: loadConfig().dataDir,
+          dataDir: dataDirFrom(),
           out,
           err,
         });
@@ -48,10 +57,12 @@ function program(): Command {
     )
     .option("--json", "print {tenantId, apiKey, keyId, depositor} as JSON")
     .action(async (o: { name: string; depositor: string; json?: boolean }) => {
-      const created = await withDatabase(async (db) => {
-        const t = await createTenant(db, o.name, o.depositor);
-        return { tenantId: t.id, depositor: t.depositor, ...(await createApiKey(db, t.id)) };
-      });
+      const created = await withDatabase((db) =>
+        inTransaction(db, async (client) => {
+          const t = await createTenant(client, o.name, o.depositor);
+          return { tenantId: t.id, depositor: t.depositor, ...(await createApiKey(client, t.id)) };
+        }),
+      );
       if (o.json) out(JSON.stringify(created));
       else {
         out(`tenant   ${created.tenantId}  (${created.depositor})`);

@@ -86,3 +86,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return { ...value, dataDir: resolve(value.DATA_DIR) };
 }
+
+/**
+ * DATA_DIR alone, for commands that need nothing else (`tsd verify` on a court's machine must
+ * not fail over the service's other variables).
+ */
+export function dataDirFrom(env: Record<string, string | undefined> = process.env): string {
+  return resolve(env.DATA_DIR || "./data");
+}

@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { toHex } from "./bytes";
 import { createSha256 } from "./sha256";
 
@@ -21,9 +20,4 @@ export async function digestStream(
     onProgress?.(total);
   }
   return toHex(hash.digest());
-}
-
-/** SHA-256 (lowercase hex) of the file at `path`, read as a stream. */
-export function digestFile(path: string, onProgress?: ProgressListener): Promise<string> {
-  return digestStream(createReadStream(path, { highWaterMark: 1 << 20 }), onProgress);
 }

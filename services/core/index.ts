@@ -4,7 +4,7 @@
 export { CoreError, type CoreErrorCode } from "./errors";
 export { toHex, to0xHex, fromHex, equalBytes } from "./bytes";
 export { sha256 } from "./sha256";
-export { digestStream, digestFile, type ProgressListener } from "./digest";
+export { digestStream, type ProgressListener } from "./digest";
 export {
   RECORD_VERSION,
   DIGEST_ALG,

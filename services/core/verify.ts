@@ -53,6 +53,11 @@ export interface VerifyOptions {
   digest?: string;
   /** A reader of the chain named in the certificate; without it, VALID cannot be reached. */
   chain?: ChainReader;
+  /**
+   * The registry the verifier trusts (the platform's published address). Anyone can deploy
+   * a registry and certify in it; a certificate naming another one is NOT_ANCHORED here.
+   */
+  registry?: string;
 }
 
 export interface VerificationResult {
@@ -117,7 +122,14 @@ export async function verifyCertificate(
   const signatureProblem = checkAttestation(cert);
   if (signatureProblem) return invalid("SIGNATURE_INVALID", signatureProblem, cert);
 
-  // 5. the chain
+  // 5. the registry the verifier trusts, then the chain
+  if (options.registry !== undefined && getAddress(options.registry) !== getAddress(cert.anchor.registry)) {
+    return invalid(
+      "NOT_ANCHORED",
+      `the certificate names registry ${cert.anchor.registry}, not the trusted ${getAddress(options.registry)}`,
+      cert,
+    );
+  }
   if (!options.chain) {
     return {
       outcome: "UNANCHORED_CHECK_ONLY",

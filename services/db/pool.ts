@@ -34,11 +34,21 @@ export async function inTransaction<T>(db: Db, fn: (client: DbClient) => Promise
 /** True for errors that mean PostgreSQL is unreachable or going away (not a bad query). */
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
-  // Class 08 connection exceptions, 57P admin shutdown/crash, and socket-level errors.
-  return (
-    code.startsWith("08") ||
-    code.startsWith("57P") ||
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code)
-  );
+  if (typeof code === "string") {
+    // Class 08 connection exceptions, 57P admin shutdown/crash, and socket-level errors.
+    return (
+      code.startsWith("08") ||
+      code.startsWith("57P") ||
+      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code)
+    );
+  }
+  // pg-pool's "no connection within connectionTimeoutMillis" carries no code: its message is
+  // the only mark it has (pg-pool 3).
+  return e instanceof Error && e.message === "timeout exceeded when trying to connect";
+}
+
+/** True for PostgreSQL's data exceptions (class 22): a value the database cannot store. */
+export function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("22");
 }

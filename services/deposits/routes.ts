@@ -23,7 +23,12 @@ const DepositInputSchema = Type.Object(
     }),
     digestAlg: Type.Optional(Type.String({ maxLength: 32, description: 'Only "sha256"' })),
     label: Type.Optional(
-      Type.String({ maxLength: 256, description: "Your own note; not part of the record" }),
+      // No NUL: PostgreSQL text cannot hold it.
+      Type.String({
+        maxLength: 256,
+        pattern: "^[^\\u0000]*$",
+        description: "Your own note; not part of the record",
+      }),
     ),
     prev: Type.Optional(
       Type.String({ maxLength: 64, description: "Id of your earlier deposit this one supersedes" }),

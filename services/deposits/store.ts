@@ -151,6 +151,15 @@ export async function acceptDeposits(
 
   return inTransaction(db, async (client) => {
     await checkPrevs(client, tenant.id, items);
+    if (options.idempotencyKey !== undefined) {
+      // One key, one request: a key first used on the other endpoint is a reuse too.
+      const other = options.bulk ? `s:${options.idempotencyKey}` : bulkKey(options.idempotencyKey, 0);
+      const used = await client.query(
+        "SELECT 1 FROM deposits WHERE tenant_id = $1 AND idempotency_key = $2",
+        [tenant.id, other],
+      );
+      if (used.rowCount !== 0) throw new ServiceError("IDEMPOTENCY_KEY_REUSED");
+    }
     const inserted = await client.query<{ id: string }>(
       `WITH inserted AS (
          INSERT INTO deposits (id, tenant_id, depositor, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
@@ -328,7 +337,8 @@ export async function listDeposits(
     params.push(filter.digest.toLowerCase());
     conditions.push(`d.digest = decode($${params.length}, 'hex')`);
   }
-  if (filter.status === "pending") conditions.push("p.batch_id IS NULL");
+  // Pending deposits are in the pending queue: probe it rather than scan for missing proofs.
+  if (filter.status === "pending") conditions.push("EXISTS (SELECT 1 FROM pending q WHERE q.seq = d.seq)");
   else if (filter.status !== undefined) {
     params.push(filter.status === "batched" ? "sealed" : filter.status);
     conditions.push(`b.state = $${params.length}`);

@@ -1,6 +1,9 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { isDepositor } from "../core";
-import type { Db } from "../db/pool";
+import type { Db, DbClient } from "../db/pool";
+
+/** A pool or one client inside a transaction. */
+type Queryable = Db | DbClient;
 import { ServiceError } from "../errors";
 
 // Tenants (depositing enterprises) and their API keys. A key is shown once, at creation;
@@ -27,7 +30,7 @@ function hashKey(apiKey: string): Buffer {
   return createHash("sha256").update(apiKey, "utf8").digest();
 }
 
-export async function createTenant(db: Db, name: string, depositor: string): Promise<Tenant> {
+export async function createTenant(db: Queryable, name: string, depositor: string): Promise<Tenant> {
   if (!isDepositor(depositor)) {
     throw new ServiceError("VALIDATION_FAILED", "depositor must be 1-256 printable ASCII characters");
   }
@@ -49,7 +52,10 @@ export async function listTenants(db: Db): Promise<Tenant[]> {
 }
 
 /** Creates a key for `tenantId`; the returned `apiKey` is the only time the key exists in clear. */
-export async function createApiKey(db: Db, tenantId: string): Promise<{ keyId: string; apiKey: string }> {
+export async function createApiKey(
+  db: Queryable,
+  tenantId: string,
+): Promise<{ keyId: string; apiKey: string }> {
   const apiKey = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
   const keyId = randomUUID();
   try {

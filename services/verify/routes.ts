@@ -6,10 +6,13 @@ import { ServiceError } from "../errors";
 
 /**
  * The public verify endpoint: the same core verifier as the CLI, reading the chain this
- * service is connected to. A court need not use it: the CLI and generic tools reach the
+ * service is connected to and trusting only this service's registry. A court need not use it: the CLI and generic tools reach the
  * same outcome without the service.
  */
-export const verifyRoutes: FastifyPluginAsyncTypebox<{ chain: ChainReader }> = async (app, opts) => {
+export const verifyRoutes: FastifyPluginAsyncTypebox<{ chain: ChainReader; registry: string }> = async (
+  app,
+  opts,
+) => {
   app.post(
     "/verify",
     {
@@ -47,9 +50,14 @@ export const verifyRoutes: FastifyPluginAsyncTypebox<{ chain: ChainReader }> = a
       if (digest !== undefined && !isHex32(digest)) throw new ServiceError("DIGEST_INVALID");
       const { certificate: _certificate, ...result } = await verifyCertificate(request.body.certificate, {
         chain: opts.chain,
+        // This platform vouches only for its own registry.
+        registry: opts.registry,
         ...(digest === undefined ? {} : { digest }),
       });
-      return result;
+      if (result.chainError === undefined) return result;
+      // The node's own error may name hosts or carry an RPC key: it goes to the log only.
+      request.log.warn({ chainError: result.chainError }, "verify could not read the chain");
+      return { ...result, chainError: "the chain node did not answer" };
     },
   );
 };

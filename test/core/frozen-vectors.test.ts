@@ -42,9 +42,12 @@ test("batch: root and every audit path are unchanged", () => {
 });
 
 test("certificate: still parses and verifies VALID under its chain facts", async () => {
-  const { certificate, chain } = load<{ certificate: unknown; chain: ChainFacts }>("certificate.json");
+  const { certificate, chain } = load<{
+    certificate: { anchor: { registry: string; root: string } };
+    chain: ChainFacts;
+  }>("certificate.json");
   expect(parseCertificate(certificate)).toBe(certificate);
-  const result = await verifyCertificate(certificate, { chain: memoryChain(chain) });
+  const result = await verifyCertificate(certificate, { chain: memoryChain(chain, certificate.anchor) });
   expect(result.outcome).toBe("VALID");
   expect(result.message).toBe(
     "digest 858bc03ff4d76434c33c3ee90ee58537fee08193d6351c7d6e057deb3f3db6d9 was deposited by " +

@@ -23,7 +23,7 @@ const vector = JSON.parse(readFileSync(join(__dirname, "..", "vectors", "certifi
 };
 const cert = (): Certificate => structuredClone(vector.certificate);
 const facts = (): ChainFacts => structuredClone(vector.chain);
-const chain = memoryChain(vector.chain);
+const chain = memoryChain(vector.chain, vector.certificate.anchor);
 
 /** The reason code, or the outcome when not INVALID; `null` verifies without a chain. */
 async function codeOf(c: unknown, chainReader: ChainReader | null = chain, digest?: string) {
@@ -199,7 +199,7 @@ describe("5. chain", () => {
   const withFacts = (f: (x: ChainFacts) => void) => {
     const x = facts();
     f(x);
-    return memoryChain(x);
+    return memoryChain(x, vector.certificate.anchor);
   };
   test.each([
     ["CHAIN_MISMATCH", "another chain", (x: ChainFacts) => (x.chainId = 1)],
@@ -267,6 +267,23 @@ describe("5. chain", () => {
   });
 });
 
+test("a trusted registry pins where the anchor must be", async () => {
+  const registry = cert().anchor.registry;
+  expect((await verifyCertificate(cert(), { chain, registry: registry.toLowerCase() })).outcome).toBe(
+    "VALID",
+  );
+  const other = await verifyCertificate(cert(), {
+    chain,
+    registry: "0x0000000000000000000000000000000000000001",
+  });
+  expect(other).toMatchObject({ outcome: "INVALID", code: "NOT_ANCHORED" });
+  expect(other.message).toContain(registry);
+  // decided before the chain is consulted
+  expect(
+    (await verifyCertificate(cert(), { registry: "0x0000000000000000000000000000000000000001" })).code,
+  ).toBe("NOT_ANCHORED");
+});
+
 test("the order of DESIGN section 8: the first failing step decides", async () => {
   const c = cert();
   c.deposit = { ...c.deposit, salt: "0".repeat(64) }; // step 3 fails
@@ -316,7 +333,7 @@ test("round trip: every deposit of a fresh batch gets a VALID certificate", asyn
     issuedAt: anchor.blockTimestamp,
   });
   const attestation = { ...(await signAttestation(certifier, typedData)), typedData };
-  const reader = memoryChain({ ...facts(), anchorOf: { ...facts().anchorOf, treeSize: tree.size } });
+  const reader = memoryChain({ ...facts(), anchorOf: { ...facts().anchorOf, treeSize: tree.size } }, anchor);
   for (const [i, deposit] of records.entries()) {
     const c = buildCertificate({
       deposit,

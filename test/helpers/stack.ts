@@ -167,7 +167,11 @@ async function assemble(
     async close() {
       await app.close();
       await workers?.close();
-      await conn.queues.queues.seal.obliterate({ force: true }).catch(() => undefined);
+      // Leave nothing of this test in the shared Redis: queues, schedules, the pending hint.
+      for (const queue of Object.values(conn.queues.queues))
+        await queue.obliterate({ force: true }).catch(() => undefined);
+      const keys = await conn.redis.keys(`${config.REDIS_PREFIX}:*`).catch(() => []);
+      if (keys.length > 0) await conn.redis.del(...keys);
       await conn.close();
       await chain.stop();
       rmSync(chain.dir, { recursive: true, force: true });

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
 import type { InjectOptions } from "fastify";
 import { bearer, call as callApi, expectError, type TestTenant } from "../helpers/api";
@@ -132,6 +134,15 @@ describe("POST /v1/verify (public)", () => {
   beforeAll(async () => {
     const t = await stack.tenant();
     certificate = JSON.parse((await certified(t, ["court exhibit"])).certificates[0]!) as Certificate;
+  });
+
+  test("a well-signed certificate of another registry -> INVALID NOT_ANCHORED: the platform vouches for its own", async () => {
+    const vector = JSON.parse(readFileSync(join(__dirname, "..", "vectors", "certificate.json"), "utf8")) as {
+      certificate: Certificate;
+    };
+    const res = await verify({ certificate: vector.certificate });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ outcome: "INVALID", code: "NOT_ANCHORED" });
   });
 
   test("a valid certificate -> VALID, with or without the digest; no API key needed", async () => {

@@ -151,6 +151,17 @@ describe("authentication", () => {
 });
 
 describe("POST /v1/deposits", () => {
+  test("a label PostgreSQL cannot store (a NUL) -> 400 VALIDATION_FAILED, nothing stored", async () => {
+    const t = await stack.tenant();
+    expectError(await deposit(t, { digest: sha("nul"), label: "a\u0000b" }), 400, "VALIDATION_FAILED");
+    expectError(
+      await bulk(t, { items: [{ digest: sha("nul"), label: "\u0000" }] }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(await storedCount(t)).toBe(0);
+  });
+
   test("202 with the deposit record of DESIGN section 3 and its leaf hash", async () => {
     const t = await stack.tenant();
     const digest = sha("formula");
@@ -339,6 +350,17 @@ describe("Idempotency-Key", () => {
     expect(second.json().id).toBe(first.json().id);
   });
 
+  test("one key, one request: a key first used on the other endpoint -> 409", async () => {
+    const t = await stack.tenant();
+    const single = { "idempotency-key": randomUUID() };
+    expect((await deposit(t, { digest: sha("single") }, single)).statusCode).toBe(202);
+    expectError(await bulk(t, { items: [{ digest: sha("single") }] }, single), 409, "IDEMPOTENCY_KEY_REUSED");
+    const batch = { "idempotency-key": randomUUID() };
+    expect((await bulk(t, { items: [{ digest: sha("bulk") }] }, batch)).statusCode).toBe(202);
+    expectError(await deposit(t, { digest: sha("bulk") }, batch), 409, "IDEMPOTENCY_KEY_REUSED");
+    expect(await storedCount(t)).toBe(2);
+  });
+
   test("keys are per tenant: two tenants, one key -> two deposits", async () => {
     const a = await stack.tenant();
     const b = await stack.tenant();
@@ -463,9 +485,9 @@ describe("POST /v1/deposits/bulk", () => {
     expectError(await bulk(t, { items: shorter }, key), 409, "IDEMPOTENCY_KEY_REUSED");
     expect(await storedCount(t)).toBe(3);
 
-    // A single deposit with the same key is another request family: a deposit of its own.
-    expect((await deposit(t, items[0], key)).statusCode).toBe(202);
-    expect(await storedCount(t)).toBe(4);
+    // Nor on the single endpoint: one key, one request.
+    expectError(await deposit(t, items[0], key), 409, "IDEMPOTENCY_KEY_REUSED");
+    expect(await storedCount(t)).toBe(3);
   });
 });
 
