@@ -249,6 +249,14 @@ describe("health, documentation, unknown routes", () => {
     expect(ready.json()).toMatchObject({ postgres: "up", redis: "up", chain: "up" });
   });
 
+  test("GET /docs is the browsable API page, served from the package (no network)", async () => {
+    const page = await stack.app.inject({ method: "GET", url: "/docs" });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/text\/html/);
+    const script = await stack.app.inject({ method: "GET", url: "/docs/static/swagger-ui-bundle.js" });
+    expect(script.statusCode).toBe(200);
+  });
+
   test("GET /docs/json is an OpenAPI document of the v1 routes", async () => {
     const res = await call({ method: "GET", url: "/docs/json" });
     expect(res.statusCode).toBe(200);
