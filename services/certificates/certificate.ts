@@ -7,24 +7,14 @@ import {
   type Certificate,
 } from "../core";
 import type { Db } from "../db/pool";
-import { DEPOSIT_FROM, recordOf, type DepositStatus } from "../deposits/store";
+import { DEPOSIT_COLUMNS, DEPOSIT_FROM, recordOf, type DepositRow } from "../deposits/store";
 import { ServiceError } from "../errors";
 
 // The certificate (DESIGN section 7), assembled from what PostgreSQL holds: the record, its
 // stored audit path, the batch's anchor and its stored attestation. Nothing is signed here;
 // the same deposit always yields the same certificate.
 
-interface CertificateRow {
-  id: string;
-  depositor: string;
-  digest: string;
-  salt: string;
-  received_at: number;
-  prev: string | null;
-  leaf_hash: string;
-  batch_id: number | null;
-  leaf_index: number | null;
-  status: DepositStatus;
+interface CertificateRow extends DepositRow {
   tree_size: number | null;
   root: string | null;
   chain_id: number | null;
@@ -43,10 +33,7 @@ interface CertificateRow {
 export async function loadCertificate(db: Db, tenantId: string, depositId: string): Promise<Certificate> {
   if (!isUuidV4(depositId)) throw new ServiceError("DEPOSIT_NOT_FOUND");
   const { rows } = await db.query<CertificateRow>(
-    `SELECT d.id, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt, d.received_at, d.prev,
-            encode(d.leaf_hash, 'hex') AS leaf_hash, p.batch_id, p.leaf_index,
-            CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status,
-            b.tree_size, '0x' || encode(b.root, 'hex') AS root, a.chain_id, a.registry,
+    `SELECT ${DEPOSIT_COLUMNS}, b.tree_size, '0x' || encode(b.root, 'hex') AS root, a.chain_id, a.registry,
             '0x' || encode(a.tx_hash, 'hex') AS tx_hash, a.block_number, '0x' || encode(a.block_hash, 'hex') AS block_hash,
             a.block_timestamp, a.signer, '0x' || encode(a.signature, 'hex') AS signature, a.issued_at, p.audit_path
        FROM ${DEPOSIT_FROM}

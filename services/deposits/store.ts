@@ -54,8 +54,8 @@ export interface DepositDetail extends AcceptedDeposit {
 
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
 
-/** The columns every read selects, from DEPOSIT_FROM. */
-const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
+/** The columns every read of a deposit selects, from DEPOSIT_FROM (a DepositRow). */
+export const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
   d.received_at, d.prev, d.label, d.idempotency_key, encode(d.leaf_hash, 'hex') AS leaf_hash,
   p.batch_id, p.leaf_index,
   CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status`;
@@ -63,7 +63,8 @@ const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS di
 /** A deposit with its place in a batch (`p`, none while pending) and that batch (`b`). */
 export const DEPOSIT_FROM = `deposits d LEFT JOIN proofs p ON p.deposit_seq = d.seq LEFT JOIN batches b ON b.id = p.batch_id`;
 
-interface DepositRow {
+/** A deposit as DEPOSIT_COLUMNS reads it. */
+export interface DepositRow {
   id: string;
   seq: number;
   depositor: string;
@@ -80,14 +81,9 @@ interface DepositRow {
 }
 
 /** The deposit record of a stored row: exactly the fields that were hashed into its leaf. */
-export function recordOf(row: {
-  id: string;
-  depositor: string;
-  digest: string;
-  salt: string;
-  received_at: number;
-  prev: string | null;
-}): DepositRecord {
+export function recordOf(
+  row: Pick<DepositRow, "id" | "depositor" | "digest" | "salt" | "received_at" | "prev">,
+): DepositRecord {
   return {
     v: 1,
     id: row.id,
