@@ -68,16 +68,7 @@ async function main(): Promise<void> {
     blockHash: `0x${seed("block 42")}`,
     blockTimestamp: 1_764_000_060,
   };
-  const typedData = attestationTypedData(anchor.chainId, anchor.registry, {
-    root: anchor.root,
-    treeSize: tree.size,
-    batch: anchor.batch,
-    txHash: anchor.txHash,
-    blockNumber: anchor.blockNumber,
-    blockHash: anchor.blockHash,
-    blockTimestamp: anchor.blockTimestamp,
-    issuedAt: 1_764_000_075,
-  });
+  const typedData = attestationTypedData(anchor, tree.size, 1_764_000_075);
   const signed = await signAttestation(certifier, typedData);
   const leafIndex = 3;
   const certificate = buildCertificate({

@@ -21,9 +21,12 @@ export const DepositRecordSchema = Type.Object(
   { description: "The deposit record committed in the Merkle tree (DESIGN section 3)" },
 );
 
-export const DepositStatusSchema = Type.Union(
-  ["pending", "batched", "anchored", "certified"].map((s) => Type.Literal(s)),
-);
+export const DepositStatusSchema = Type.Union([
+  Type.Literal("pending"),
+  Type.Literal("batched"),
+  Type.Literal("anchored"),
+  Type.Literal("certified"),
+]);
 
 export const AcceptedDepositSchema = Type.Object({
   id: Type.String(),

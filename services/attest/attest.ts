@@ -57,16 +57,17 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
   // Never earlier than the anchor block or the key's registration: both would not verify.
   const now = ctx.now?.() ?? Math.floor(Date.now() / 1000);
   const issuedAt = Math.max(now, b.block_timestamp, Number(since));
-  const typedData = attestationTypedData(b.chain_id, b.registry, {
+  const anchor = {
+    chainId: b.chain_id,
+    registry: b.registry,
     root: b.root,
-    treeSize: b.tree_size,
     batch: batchId,
     txHash: b.tx_hash,
     blockNumber: b.block_number,
     blockHash: b.block_hash,
     blockTimestamp: b.block_timestamp,
-    issuedAt,
-  });
+  };
+  const typedData = attestationTypedData(anchor, b.tree_size, issuedAt);
   const { signer, signature } = await signAttestation(ctx.certifier, typedData);
   const certified = await inTransaction(ctx.db, async (client) => {
     // The state change is the guard: of two concurrent signers, one records its signature,

@@ -64,16 +64,7 @@ export async function loadCertificate(db: Db, tenantId: string, depositId: strin
     blockHash: c.block_hash,
     blockTimestamp: c.block_timestamp,
   };
-  const typedData = attestationTypedData(anchor.chainId, anchor.registry, {
-    root: anchor.root,
-    treeSize: c.tree_size,
-    batch: anchor.batch,
-    txHash: anchor.txHash,
-    blockNumber: anchor.blockNumber,
-    blockHash: anchor.blockHash,
-    blockTimestamp: anchor.blockTimestamp,
-    issuedAt: c.issued_at,
-  });
+  const typedData = attestationTypedData(anchor, c.tree_size, c.issued_at);
   const path = new Uint8Array(c.audit_path);
   return buildCertificate({
     deposit,

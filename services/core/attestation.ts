@@ -66,20 +66,47 @@ export interface AttestationSigner {
   ): Promise<string>;
 }
 
-/** The typed data a certifier signs for an anchor on `chainId` at `registry`. */
+/** Where and when a batch's root was anchored (a certificate's `anchor`). */
+export interface AnchorInfo {
+  chainId: number;
+  /** Registry contract address (EIP-55). */
+  registry: string;
+  root: string;
+  batch: number;
+  txHash: string;
+  blockNumber: number;
+  blockHash: string;
+  blockTimestamp: number;
+}
+
+/** The typed data a certifier signs for `anchor`, a tree of `treeSize` leaves, at `issuedAt` (seconds). */
 export function attestationTypedData(
-  chainId: number,
-  registry: string,
-  message: AnchorAttestationMessage,
+  anchor: AnchorInfo,
+  treeSize: number,
+  issuedAt: number,
 ): AttestationTypedData {
   return {
-    domain: { name: EIP712_NAME, version: EIP712_VERSION, chainId, verifyingContract: getAddress(registry) },
+    domain: {
+      name: EIP712_NAME,
+      version: EIP712_VERSION,
+      chainId: anchor.chainId,
+      verifyingContract: getAddress(anchor.registry),
+    },
     types: {
       EIP712Domain: EIP712_DOMAIN_TYPE.map((f) => ({ ...f })),
       AnchorAttestation: ANCHOR_ATTESTATION_TYPE.map((f) => ({ ...f })),
     },
     primaryType: "AnchorAttestation",
-    message: { ...message },
+    message: {
+      root: anchor.root,
+      treeSize,
+      batch: anchor.batch,
+      txHash: anchor.txHash,
+      blockNumber: anchor.blockNumber,
+      blockHash: anchor.blockHash,
+      blockTimestamp: anchor.blockTimestamp,
+      issuedAt,
+    },
   };
 }
 

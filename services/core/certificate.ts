@@ -1,7 +1,7 @@
 import { getAddress } from "ethers";
 import { to0xHex } from "./bytes";
 import { requireWellFormed } from "./errors";
-import type { AnchorAttestationMessage, AttestationTypedData } from "./attestation";
+import type { AnchorAttestationMessage, AnchorInfo, AttestationTypedData } from "./attestation";
 import { isPlainObject, isSafeNatural, parseDepositRecord, type DepositRecord } from "./record";
 
 // Certificate v1 (DESIGN section 7). Parsing is strict because certificates are attacker-
@@ -15,18 +15,6 @@ export interface InclusionProof {
   treeSize: number;
   /** RFC 9162 audit path, leaf sibling first, 0x-prefixed lowercase hex. */
   auditPath: string[];
-}
-
-export interface AnchorInfo {
-  chainId: number;
-  /** Registry contract address (EIP-55). */
-  registry: string;
-  root: string;
-  batch: number;
-  txHash: string;
-  blockNumber: number;
-  blockHash: string;
-  blockTimestamp: number;
 }
 
 export interface CertificateAttestation {

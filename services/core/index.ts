@@ -26,6 +26,7 @@ export {
   signAttestation,
   recoverAttestationSigner,
   type AnchorAttestationMessage,
+  type AnchorInfo,
   type AttestationTypedData,
   type AttestationSigner,
 } from "./attestation";
@@ -34,7 +35,6 @@ export {
   buildCertificate,
   parseCertificate,
   type Certificate,
-  type AnchorInfo,
   type InclusionProof,
   type CertificateAttestation,
 } from "./certificate";

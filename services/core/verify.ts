@@ -4,6 +4,7 @@ import { CoreError, requireArgument } from "./errors";
 import {
   ANCHOR_ATTESTATION_TYPE,
   EIP712_DOMAIN_TYPE,
+  attestationTypedData,
   EIP712_NAME,
   EIP712_VERSION,
   recoverAttestationSigner,
@@ -182,16 +183,10 @@ function checkAttestation(cert: Certificate): string | null {
   ) {
     return "the signature's domain is not this registry on this chain";
   }
+  // The message must be exactly this certificate's anchor and size (issuedAt is the signer's own).
   const m = typedData.message;
-  if (
-    m.root !== anchor.root ||
-    m.treeSize !== proof.treeSize ||
-    m.batch !== anchor.batch ||
-    m.txHash !== anchor.txHash ||
-    m.blockNumber !== anchor.blockNumber ||
-    m.blockHash !== anchor.blockHash ||
-    m.blockTimestamp !== anchor.blockTimestamp
-  ) {
+  const expected = attestationTypedData(anchor, proof.treeSize, m.issuedAt).message;
+  if ((Object.keys(expected) as (keyof typeof expected)[]).some((key) => m[key] !== expected[key])) {
     return "the signed message differs from the certificate's anchor";
   }
   if (recoverAttestationSigner(typedData, signature) !== getAddress(signer)) {

@@ -175,7 +175,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
       return listDeposits(opts.db, request.tenant.id, {
         limit: q.limit ?? DEFAULT_LIMIT,
         ...(q.digest === undefined ? {} : { digest: q.digest }),
-        ...(q.status === undefined ? {} : { status: q.status as "pending" }),
+        ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
       });
     },
