@@ -232,7 +232,7 @@ async function record(
  * higher fees (25% above it, or the node's current fees if higher). Whichever of the two is
  * mined, recordIfOnChain settles both from the chain.
  */
-export async function replaceWithHigherFees(
+async function replaceWithHigherFees(
   ctx: AnchorContext,
   batch: BatchRow,
   attempt: Attempt,

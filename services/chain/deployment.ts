@@ -15,7 +15,7 @@ export interface Deployment {
 /** Seconds a new default admin must wait before accepting the role (OpenZeppelin's rules). */
 const ADMIN_TRANSFER_DELAY_S = 2 * 24 * 3600;
 
-export function deploymentFile(dataDir: string): string {
+function deploymentFile(dataDir: string): string {
   return join(dataDir, "deployment.json");
 }
 

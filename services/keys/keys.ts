@@ -15,7 +15,7 @@ export interface KeySources {
   generate: boolean;
 }
 
-export function keyFile(dataDir: string, role: KeyRole): string {
+function keyFile(dataDir: string, role: KeyRole): string {
   return join(dataDir, "keys", `${role}.key`);
 }
 
