@@ -232,11 +232,7 @@ async function record(
  * higher fees (25% above it, or the node's current fees if higher). Whichever of the two is
  * mined, recordIfOnChain settles both from the chain.
  */
-async function replaceWithHigherFees(
-  ctx: AnchorContext,
-  batch: BatchRow,
-  attempt: Attempt,
-): Promise<void> {
+async function replaceWithHigherFees(ctx: AnchorContext, batch: BatchRow, attempt: Attempt): Promise<void> {
   const old = Transaction.from(attempt.raw_tx);
   const now = feeFields(await ctx.provider.getFeeData());
   const bump = (fee: bigint | null, current: bigint) => {
