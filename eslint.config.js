@@ -3,7 +3,7 @@ const js = require("@eslint/js");
 const tseslint = require("typescript-eslint");
 
 module.exports = tseslint.config(
-  { ignores: ["node_modules/", "artifacts/", "cache/", "coverage/", "data/"] },
+  { ignores: ["node_modules/", "artifacts/", "cache/", "coverage/", "data/", "dist/", "test-artifacts/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -40,7 +40,7 @@ module.exports = tseslint.config(
                 "node:https",
                 "node:child_process",
               ],
-              message: "services/core does no I/O (node:crypto is its one platform module, in sha256.ts).",
+              message: "services/core does no I/O (node:crypto is its one platform module, in hashing.ts).",
             },
           ],
         },
