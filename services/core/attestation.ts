@@ -1,4 +1,12 @@
-import { getAddress, verifyTypedData, type TypedDataDomain, type TypedDataField } from "ethers";
+import {
+  getAddress,
+  recoverAddress,
+  TypedDataEncoder,
+  type TypedDataDomain,
+  type TypedDataField,
+} from "ethers";
+import { checksumAddress } from "./address";
+import { requireArgument } from "./errors";
 
 // The EIP-712 AnchorAttestation of DESIGN section 6: one signature per batch by a certifier key.
 
@@ -85,12 +93,14 @@ export function attestationTypedData(
   treeSize: number,
   issuedAt: number,
 ): AttestationTypedData {
+  const registry = checksumAddress(anchor.registry);
+  requireArgument(registry !== null, `the registry ${anchor.registry} is not an address`);
   return {
     domain: {
       name: EIP712_NAME,
       version: EIP712_VERSION,
       chainId: anchor.chainId,
-      verifyingContract: getAddress(anchor.registry),
+      verifyingContract: registry,
     },
     types: {
       EIP712Domain: EIP712_DOMAIN_TYPE.map((f) => ({ ...f })),
@@ -110,7 +120,44 @@ export function attestationTypedData(
   };
 }
 
-/** Signs the attestation; returns the checksummed signer address and the signature (lowercase hex). */
+/** The order of secp256k1's group: a signature's `s` and `n - s` both verify (ECDSA malleability). */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const SIGNATURE_HEX = /^0x[0-9a-f]{130}$/;
+
+/**
+ * True for a signature in the one form a certificate carries (DESIGN section 6): 65 bytes
+ * `r || s || v`, lowercase hex, `v` 27 or 28 and `s` in the lower half of the curve order
+ * (EIP-2). Any other spelling of the same signature (`v` 0 or 1, an EIP-155 `v`, `n - s`) is
+ * refused, so one attestation has one certificate form.
+ */
+export function isCanonicalSignature(signature: string): boolean {
+  if (!SIGNATURE_HEX.test(signature)) return false;
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  const v = signature.slice(130);
+  return (v === "1b" || v === "1c") && s > 0n && s <= SECP256K1_N / 2n;
+}
+
+/**
+ * `signature` written canonically (see isCanonicalSignature): `v` 0 or 1 becomes 27 or 28, an
+ * upper-half `s` becomes `n - s` with `v` flipped. Both stand for the same signature, as
+ * signers (KMS and HSM adapters among them) differ in which they return. INVALID_ARGUMENT
+ * for anything that is not a 65-byte signature with `v` 0, 1, 27 or 28.
+ */
+export function canonicalSignature(signature: string): string {
+  const hex = signature.toLowerCase();
+  requireArgument(SIGNATURE_HEX.test(hex), "a signature is 65 bytes of 0x-prefixed hex");
+  let v = parseInt(hex.slice(130), 16);
+  requireArgument(v === 0 || v === 1 || v === 27 || v === 28, "a signature's v is 27 or 28 (or 0 or 1)");
+  if (v < 27) v += 27;
+  let s = BigInt(`0x${hex.slice(66, 130)}`);
+  if (s > SECP256K1_N / 2n) {
+    s = SECP256K1_N - s;
+    v = v === 27 ? 28 : 27;
+  }
+  return `${hex.slice(0, 66)}${s.toString(16).padStart(64, "0")}${v.toString(16)}`;
+}
+
+/** Signs the attestation; returns the checksummed signer address and the signature in canonical form. */
 export async function signAttestation(
   signer: AttestationSigner,
   typedData: AttestationTypedData,
@@ -120,7 +167,27 @@ export async function signAttestation(
     { AnchorAttestation: typedData.types.AnchorAttestation },
     { ...typedData.message },
   );
-  return { signer: getAddress(signer.address), signature: signature.toLowerCase() };
+  return { signer: getAddress(signer.address), signature: canonicalSignature(signature) };
+}
+
+/**
+ * Recovered signers by the exact typed data and signature. Every certificate of a batch carries
+ * the same attestation, so a verifier checking several (or the service answering the same one
+ * again) recovers it once: the EIP-712 hashing (keccak256 in JavaScript) and the curve
+ * arithmetic are most of a verification's CPU. The key is the input itself, written without
+ * loss (below), and the address is a function of exactly that input, so the memo cannot change
+ * an outcome; input it cannot write so is recovered every time.
+ */
+const recovered = new Map<string, string | null>();
+/** Entries kept; the oldest goes first. */
+export const RECOVERED_SIGNERS_KEPT = 1024;
+
+/** How often the memo answered and how often it had to recover (for tests). */
+export const recoveredSignerStats = { hits: 0, misses: 0 };
+
+/** Empties the memo, so the next recoveries are computed (for tests comparing both). */
+export function forgetRecoveredSigners(): void {
+  recovered.clear();
 }
 
 /**
@@ -128,14 +195,56 @@ export async function signAttestation(
  * EIP712Domain entry is implied by the domain itself, so it is left out for the encoder.
  */
 export function recoverAttestationSigner(typedData: AttestationTypedData, signature: string): string | null {
+  const key = memoKey(typedData, signature);
+  const known = key === null ? undefined : recovered.get(key);
+  if (known !== undefined) {
+    recoveredSignerStats.hits++;
+    return known;
+  }
+  recoveredSignerStats.misses++;
+  let signer: string | null;
   try {
-    return verifyTypedData(
+    const digest = TypedDataEncoder.hash(
       typedData.domain,
       { AnchorAttestation: typedData.types.AnchorAttestation },
       typedData.message,
-      signature,
     );
+    signer = recoverAddress(digest, signature);
   } catch {
-    return null;
+    signer = null;
   }
+  if (key === null) return signer;
+  if (recovered.size >= RECOVERED_SIGNERS_KEPT) recovered.delete(recovered.keys().next().value as string);
+  recovered.set(key, signer);
+  return signer;
+}
+
+/**
+ * Everything the encoder reads, as one string: the domain's and the message's own fields in
+ * their order, the AnchorAttestation fields, the signature. JSON of strings and safe integers
+ * only, so two inputs share a key only when the encoder sees the same values. Null for any
+ * other shape (a value of another type, an object with a prototype of its own): not memoised.
+ */
+function memoKey(typedData: AttestationTypedData, signature: string): string | null {
+  const fields = (value: unknown): [string, string | number][] | null => {
+    if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
+      return null;
+    }
+    const entries = Object.entries(value);
+    return entries.every(([, v]) => typeof v === "string" || Number.isSafeInteger(v))
+      ? (entries as [string, string | number][])
+      : null;
+  };
+  const domain = fields(typedData.domain);
+  const message = fields(typedData.message);
+  const types: unknown = typedData.types?.AnchorAttestation;
+  if (domain === null || message === null || !Array.isArray(types) || typeof signature !== "string")
+    return null;
+  const typeFields: [string, string | number][][] = [];
+  for (const field of types) {
+    const entries = fields(field);
+    if (entries === null) return null;
+    typeFields.push(entries);
+  }
+  return JSON.stringify([domain, typeFields, message, signature]);
 }

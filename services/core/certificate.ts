@@ -1,4 +1,5 @@
 import { getAddress } from "ethers";
+import { checksumAddress } from "./address";
 import { to0xHex } from "./bytes";
 import { requireWellFormed } from "./errors";
 import type { AnchorAttestationMessage, AnchorInfo, AttestationTypedData } from "./attestation";
@@ -49,6 +50,15 @@ export function buildCertificate(parts: {
     anchor: { ...parts.anchor, registry: getAddress(parts.anchor.registry) },
     attestation: parts.attestation,
   });
+}
+
+/**
+ * A certificate as a file: JSON indented by two spaces, and a final newline. The API serves
+ * these bytes, the PDF carries them as its attachment, and the CLI writes them; any parser
+ * reads them, but one form means one file to compare and checksum.
+ */
+export function serializeCertificate(certificate: Certificate): string {
+  return `${JSON.stringify(certificate, null, 2)}\n`;
 }
 
 const HEX32 = /^0x[0-9a-f]{64}$/;
@@ -173,10 +183,5 @@ function address(value: unknown, path: string): void {
 
 /** All-lowercase, all-uppercase or a correct EIP-55 checksum. */
 function isChecksumValid(value: string): boolean {
-  try {
-    getAddress(value);
-    return true;
-  } catch {
-    return false;
-  }
+  return checksumAddress(value) !== null;
 }

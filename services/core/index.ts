@@ -3,11 +3,14 @@
 
 export { CoreError, type CoreErrorCode } from "./errors";
 export { toHex, to0xHex, fromHex, equalBytes } from "./bytes";
-export { sha256 } from "./sha256";
+export { sha256 } from "./hashing";
 export { digestStream, type ProgressListener } from "./digest";
+export { type FileDigestAlg } from "./hashing";
 export {
   RECORD_VERSION,
-  DIGEST_ALG,
+  DIGEST_ALGS,
+  DEFAULT_DIGEST_ALG,
+  isDigestAlg,
   createDepositRecord,
   parseDepositRecord,
   canonicalRecord,
@@ -16,15 +19,25 @@ export {
   isHex32,
   isDepositor,
   type DepositRecord,
+  type DigestAlg,
   type NewDepositRecord,
 } from "./record";
-export { hashLeaf, hashChildren, MerkleTree, rootFromAuditPath, verifyInclusion } from "./merkle";
+export {
+  hashLeaf,
+  hashChildren,
+  MerkleTree,
+  rootFromAuditPath,
+  verifyInclusion,
+  type MerkleTreeBuilder,
+} from "./merkle";
 export {
   EIP712_NAME,
   EIP712_VERSION,
   attestationTypedData,
   signAttestation,
   recoverAttestationSigner,
+  isCanonicalSignature,
+  canonicalSignature,
   type AnchorAttestationMessage,
   type AnchorInfo,
   type AttestationTypedData,
@@ -33,6 +46,7 @@ export {
 export {
   CERTIFICATE_FORMAT,
   buildCertificate,
+  serializeCertificate,
   parseCertificate,
   type Certificate,
   type InclusionProof,
@@ -47,3 +61,51 @@ export {
   type Outcome,
   type ReasonCode,
 } from "./verify";
+export {
+  formatTime,
+  isFormattableTime,
+  certificateStatement,
+  reasonText,
+  memberStatement,
+  DIGEST_ALG_LABELS,
+  type Bilingual,
+  type FormattedTime,
+  type Finding,
+} from "./present";
+export {
+  SET_MEMBER_VERSION,
+  SET_MANIFEST_FORMAT,
+  DISCLOSURE_FORMAT,
+  SET_DIGEST_ALG,
+  MEMBER_DIGEST_ALGS,
+  MAX_MEMBER_PATH_BYTES,
+  memberPathProblem,
+  isMemberPath,
+  isMemberDigestAlg,
+  compareUtf8,
+  parseSetMember,
+  canonicalMember,
+  memberLeafHash,
+  buildManifest,
+  parseManifest,
+  discloseMember,
+  parseDisclosure,
+  verifyDisclosure,
+  disclosureStatement,
+  type SetMember,
+  type NewSetMember,
+  type MemberDigestAlg,
+  type SetManifest,
+  type Disclosure,
+  type DisclosureVerifyOptions,
+  type DisclosureVerificationResult,
+} from "./set";
+export {
+  fileDigestAlg,
+  claimedChainId,
+  claimsSet,
+  verifyEvidence,
+  type EvidenceInput,
+  type Checks,
+  type Verdict,
+} from "./verdict";

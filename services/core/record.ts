@@ -8,8 +8,20 @@ import { hashLeaf } from "./merkle";
 /** The record format version this code writes and reads. */
 export const RECORD_VERSION = 1;
 
-/** The only digest algorithm of record version 1. */
-export const DIGEST_ALG = "sha256";
+/**
+ * How a record's `digest` was made (DESIGN section 3): SHA-256 or SM3 (GB/T 32905-2016) of
+ * the file, or the root of a deposit set (section 12). Record version 1 knows no others.
+ */
+export const DIGEST_ALGS = ["sha256", "sm3", "tsd-set/1"] as const;
+export type DigestAlg = (typeof DIGEST_ALGS)[number];
+
+/** The algorithm a deposit has when none is named. */
+export const DEFAULT_DIGEST_ALG: DigestAlg = "sha256";
+
+/** True for a digest algorithm of record version 1. */
+export function isDigestAlg(value: unknown): value is DigestAlg {
+  return typeof value === "string" && (DIGEST_ALGS as readonly string[]).includes(value);
+}
 
 /** A deposit record, version 1. Every string is ASCII; every number a safe integer >= 0. */
 export interface DepositRecord {
@@ -18,8 +30,8 @@ export interface DepositRecord {
   readonly id: string;
   /** The tenant's stable public identifier, e.g. `uscc:<18-char code>`. Printable ASCII. */
   readonly depositor: string;
-  readonly digestAlg: typeof DIGEST_ALG;
-  /** SHA-256 of the deposited file, 64 lowercase hex. */
+  readonly digestAlg: DigestAlg;
+  /** The file's SHA-256 or SM3, or a deposit set's root: 64 lowercase hex. */
   readonly digest: string;
   /** 32 CSPRNG bytes, 64 lowercase hex: hides the digest from holders of sibling hashes. */
   readonly salt: string;
@@ -33,6 +45,8 @@ export interface DepositRecord {
 export interface NewDepositRecord {
   depositor: string;
   digest: string;
+  /** Default sha256. */
+  digestAlg?: DigestAlg;
   receivedAt: number;
   prev?: string;
   id?: string;
@@ -66,7 +80,7 @@ export function createDepositRecord(input: NewDepositRecord): DepositRecord {
     v: RECORD_VERSION,
     id: input.id ?? globalThis.crypto.randomUUID(),
     depositor: input.depositor,
-    digestAlg: DIGEST_ALG,
+    digestAlg: input.digestAlg ?? DEFAULT_DIGEST_ALG,
     digest: input.digest,
     salt: input.salt ?? toHex(globalThis.crypto.getRandomValues(new Uint8Array(32))),
     receivedAt: input.receivedAt,
@@ -95,7 +109,11 @@ export function parseDepositRecord(value: unknown, path = "deposit"): DepositRec
     `${path}.depositor`,
     "expected 1-256 printable ASCII characters",
   );
-  requireWellFormed(r.digestAlg === DIGEST_ALG, `${path}.digestAlg`, `expected "${DIGEST_ALG}"`);
+  requireWellFormed(
+    isDigestAlg(r.digestAlg),
+    `${path}.digestAlg`,
+    `expected one of ${DIGEST_ALGS.join(", ")}`,
+  );
   requireWellFormed(isHex32(r.digest), `${path}.digest`, "expected 64 lowercase hex characters");
   requireWellFormed(isHex32(r.salt), `${path}.salt`, "expected 64 lowercase hex characters");
   requireWellFormed(

@@ -1,4 +1,5 @@
-import { getAddress, type TypedDataField } from "ethers";
+import { type TypedDataField } from "ethers";
+import { checksumAddress } from "./address";
 import { fromHex } from "./bytes";
 import { CoreError, requireArgument } from "./errors";
 import {
@@ -7,6 +8,7 @@ import {
   attestationTypedData,
   EIP712_NAME,
   EIP712_VERSION,
+  isCanonicalSignature,
   recoverAttestationSigner,
   type AttestationTypedData,
 } from "./attestation";
@@ -71,13 +73,16 @@ export interface VerificationResult {
   certificate?: Certificate;
   /** Whether step 2 compared a digest. */
   digestChecked: boolean;
+  /** Whether the chain was read (and answered): false when none was given, none was reached or it failed. */
+  chainConsulted: boolean;
   /** Why the chain was not consulted, when a reader was given but failed. */
   chainError?: string;
 }
 
 /**
  * Verifies an untrusted certificate: parse, digest, inclusion proof, attestation signature,
- * then the chain. Throws only for a malformed `options.digest` (the caller's mistake).
+ * then the chain. Throws only for a malformed `options.digest` or `options.registry` (the
+ * caller's mistake), as CoreError INVALID_ARGUMENT.
  */
 export async function verifyCertificate(
   input: unknown,
@@ -85,12 +90,20 @@ export async function verifyCertificate(
 ): Promise<VerificationResult> {
   const digest = options.digest?.toLowerCase();
   requireArgument(digest === undefined || isHex32(digest), "digest must be 64 hex characters");
+  const trustedRegistry = options.registry === undefined ? undefined : checksumAddress(options.registry);
+  requireArgument(trustedRegistry !== null, "registry must be an address");
   const digestChecked = digest !== undefined;
-  const invalid = (code: ReasonCode, message: string, certificate?: Certificate): VerificationResult => ({
+  const invalid = (
+    code: ReasonCode,
+    message: string,
+    certificate?: Certificate,
+    chainConsulted = false,
+  ): VerificationResult => ({
     outcome: "INVALID",
     code,
     message,
     digestChecked,
+    chainConsulted,
     ...(certificate && { certificate }),
   });
 
@@ -105,7 +118,8 @@ export async function verifyCertificate(
 
   // 2. the file's digest
   if (digest !== undefined && digest !== cert.deposit.digest) {
-    return invalid("DIGEST_MISMATCH", "the file's SHA-256 differs from the deposited digest", cert);
+    const alg = cert.deposit.digestAlg === "sm3" ? "SM3" : "SHA-256";
+    return invalid("DIGEST_MISMATCH", `the file's ${alg} differs from the deposited digest`, cert);
   }
 
   // 3. the deposit is in the anchored tree
@@ -123,11 +137,19 @@ export async function verifyCertificate(
   const signatureProblem = checkAttestation(cert);
   if (signatureProblem) return invalid("SIGNATURE_INVALID", signatureProblem, cert);
 
-  // 5. the registry the verifier trusts, then the chain
-  if (options.registry !== undefined && getAddress(options.registry) !== getAddress(cert.anchor.registry)) {
+  // 5. the anchor. First what needs no chain: the time invariant (DESIGN section 3), then the
+  // registry the verifier trusts; then the chain itself.
+  if (cert.deposit.receivedAt > cert.anchor.blockTimestamp * 1000) {
+    return invalid(
+      "ANCHOR_MISMATCH",
+      "the deposit was received after its anchor block's time: the certificate contradicts itself",
+      cert,
+    );
+  }
+  if (trustedRegistry !== undefined && !sameAddress(trustedRegistry, cert.anchor.registry)) {
     return invalid(
       "NOT_ANCHORED",
-      `the certificate names registry ${cert.anchor.registry}, not the trusted ${getAddress(options.registry)}`,
+      `the certificate names registry ${cert.anchor.registry}, not the trusted ${trustedRegistry}`,
       cert,
     );
   }
@@ -137,6 +159,7 @@ export async function verifyCertificate(
       message: "the certificate is intact and signed, but the chain was not consulted",
       certificate: cert,
       digestChecked,
+      chainConsulted: false,
     };
   }
   let chainFinding: { code: ReasonCode; message: string } | null;
@@ -148,11 +171,18 @@ export async function verifyCertificate(
       message: "the certificate is intact and signed, but the chain could not be read",
       certificate: cert,
       digestChecked,
+      chainConsulted: false,
       chainError: e instanceof Error ? e.message : String(e),
     };
   }
-  if (chainFinding) return invalid(chainFinding.code, chainFinding.message, cert);
-  return { outcome: "VALID", message: validStatement(cert), certificate: cert, digestChecked };
+  if (chainFinding) return invalid(chainFinding.code, chainFinding.message, cert, true);
+  return {
+    outcome: "VALID",
+    message: validStatement(cert),
+    certificate: cert,
+    digestChecked,
+    chainConsulted: true,
+  };
 }
 
 /** The sentence a court reads for a VALID certificate. */
@@ -179,7 +209,7 @@ function checkAttestation(cert: Certificate): string | null {
     d.name !== EIP712_NAME ||
     d.version !== EIP712_VERSION ||
     d.chainId !== anchor.chainId ||
-    getAddress(d.verifyingContract) !== getAddress(anchor.registry)
+    !sameAddress(d.verifyingContract, anchor.registry)
   ) {
     return "the signature's domain is not this registry on this chain";
   }
@@ -189,10 +219,24 @@ function checkAttestation(cert: Certificate): string | null {
   if ((Object.keys(expected) as (keyof typeof expected)[]).some((key) => m[key] !== expected[key])) {
     return "the signed message differs from the certificate's anchor";
   }
-  if (recoverAttestationSigner(typedData, signature) !== getAddress(signer)) {
+  // ethers also takes v = 0, 1 or any EIP-155 v, and s up to 2^255: other spellings of the
+  // signature that would make another, equally "valid" certificate.
+  if (!isCanonicalSignature(signature)) {
+    return "the signature is not in canonical form (v 27 or 28, s in the lower half: EIP-2)";
+  }
+  const recovered = recoverAttestationSigner(typedData, signature);
+  if (recovered === null || !sameAddress(recovered, signer)) {
     return "the signature was not made by the named signer";
   }
   return null;
+}
+
+/**
+ * Addresses compared as 20-byte values (DESIGN section 7), without the checksum's keccak:
+ * both are well-formed addresses here (parsed, or checked as an option).
+ */
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 function sameFields(

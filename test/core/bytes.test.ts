@@ -13,8 +13,14 @@ test("hex round trip, with or without 0x", () => {
   );
 });
 
-test.each(["abc", "0xAB", "zz", "0x0g"])("fromHex refuses %j", (hex) => {
-  expect(() => fromHex(hex)).toThrow(CoreError);
+test.each(["abc", "0xAB", "zz", "0x0g", "é0", "0é", "0a\u4e2d0"])("fromHex refuses %j", (hex) => {
+  expect(() => fromHex(hex)).toThrow(
+    expect.objectContaining({
+      constructor: CoreError,
+      code: "INVALID_ARGUMENT",
+      message: "expected lowercase hex of whole bytes",
+    }),
+  );
 });
 
 test("equalBytes compares length and content", () => {

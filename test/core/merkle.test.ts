@@ -60,7 +60,13 @@ describe("hashing", () => {
 
 describe("MerkleTree", () => {
   test("refuses an empty tree and bad leaves", () => {
-    expect(() => MerkleTree.fromLeafHashes([])).toThrow(CoreError);
+    expect(() => MerkleTree.fromLeafHashes([])).toThrow(
+      expect.objectContaining({
+        constructor: CoreError,
+        code: "INVALID_ARGUMENT",
+        message: expect.stringMatching(/empty tree/),
+      }),
+    );
     expect(() => MerkleTree.fromLeafHashes([new Uint8Array(31)])).toThrow(/leaf 0/);
   });
 
@@ -75,7 +81,15 @@ describe("MerkleTree", () => {
 
   test("auditPath refuses an index outside the tree", () => {
     const tree = MerkleTree.fromLeafHashes(leavesOf(3, 2));
-    for (const bad of [-1, 3, 1.5, Number.NaN]) expect(() => tree.auditPath(bad)).toThrow(CoreError);
+    for (const bad of [-1, 3, 1.5, Number.NaN]) {
+      expect(() => tree.auditPath(bad)).toThrow(
+        expect.objectContaining({
+          constructor: CoreError,
+          code: "INVALID_ARGUMENT",
+          message: "leaf index out of range",
+        }),
+      );
+    }
   });
 
   test("root and every audit path equal RFC 9162's recursive definition (1..130 leaves)", () => {
@@ -86,10 +100,73 @@ describe("MerkleTree", () => {
       for (let i = 0; i < n; i++) {
         const expected = path(i, leaves);
         expect(tree.auditPath(i).map(hex)).toEqual(expected.map(hex));
-        const target = new Uint8Array(8 + 32 * expected.length);
-        expect(tree.writeAuditPath(i, target, 8)).toBe(32 * expected.length);
-        expect(hex(target.subarray(8))).toBe(expected.map(hex).join(""));
       }
+    }
+  });
+
+  test("leaves appended a few at a time give the same tree, level by level", () => {
+    const levelsOf = (t: MerkleTree) => Array.from({ length: t.height + 1 }, (_, d) => hex(t.level(d)));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1100 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 40 }),
+        (n, cuts) => {
+          const leaves = leavesOf(n, n);
+          const whole = MerkleTree.fromLeafHashes(leaves);
+          const builder = MerkleTree.builder();
+          const all = new Uint8Array(n * 32);
+          leaves.forEach((leaf, i) => all.set(leaf, 32 * i));
+          let at = 0;
+          for (const cut of cuts) {
+            const end = Math.min(n, at + cut);
+            builder.append(all.subarray(32 * at, 32 * end)); // empty appends too
+            at = end;
+          }
+          builder.append(all.subarray(32 * at));
+          const built = builder.finish();
+          expect(built.size).toBe(n);
+          expect(built.height).toBe(Math.ceil(Math.log2(n)));
+          expect(levelsOf(built)).toEqual(levelsOf(whole));
+          expect(hex(built.root)).toBe(hex(mth(leaves)));
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  test("a builder takes whole hashes, at least one, and builds once", () => {
+    const builder = MerkleTree.builder();
+    expect(() => builder.append(new Uint8Array(33))).toThrow(/whole 32-byte hashes/);
+    expect(() => builder.finish()).toThrow(/empty tree/);
+    builder.append(new Uint8Array(64));
+    const tree = builder.finish();
+    expect(tree.size).toBe(2);
+    expect(() => builder.append(new Uint8Array(32))).toThrow(/already built/);
+    expect(() => builder.finish()).toThrow(/already built/);
+    expect(() => MerkleTree.fromLeafLevel(new Uint8Array(0))).toThrow(
+      expect.objectContaining({ constructor: CoreError, code: "INVALID_ARGUMENT" }),
+    );
+  });
+
+  test("level() gives each level's nodes and refuses a level outside the tree", () => {
+    const leaves = leavesOf(5, 7);
+    const tree = MerkleTree.fromLeafHashes(leaves);
+    expect(tree.height).toBe(3);
+    expect(hex(tree.level(0))).toBe(leaves.map(hex).join(""));
+    expect(hex(tree.level(1))).toBe(
+      [hashChildren(leaves[0]!, leaves[1]!), hashChildren(leaves[2]!, leaves[3]!), leaves[4]!]
+        .map(hex)
+        .join(""),
+    );
+    expect(hex(tree.level(3))).toBe(hex(tree.root));
+    for (const bad of [-1, 4, 0.5]) {
+      expect(() => tree.level(bad)).toThrow(
+        expect.objectContaining({
+          constructor: CoreError,
+          code: "INVALID_ARGUMENT",
+          message: "level out of range",
+        }),
+      );
     }
   });
 

@@ -6,6 +6,7 @@ import {
   createDepositRecord,
   hashLeaf,
   isDepositor,
+  isDigestAlg,
   parseDepositRecord,
   recordLeafHash,
   toHex,
@@ -38,6 +39,17 @@ describe("createDepositRecord", () => {
     expect("prev" in a).toBe(false);
   });
 
+  test("names sha256 unless told sm3 or tsd-set/1 (DESIGN section 3)", () => {
+    expect(createDepositRecord({ ...base, digestAlg: "sm3" }).digestAlg).toBe("sm3");
+    expect(createDepositRecord({ ...base, digestAlg: "tsd-set/1" }).digestAlg).toBe("tsd-set/1");
+    expect(isDigestAlg("sha256") && isDigestAlg("sm3") && isDigestAlg("tsd-set/1")).toBe(true);
+    expect([isDigestAlg("SHA256"), isDigestAlg(undefined), isDigestAlg("md5")]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
   test("keeps prev, and refuses a record that supersedes itself", () => {
     const first = createDepositRecord(base);
     expect(createDepositRecord({ ...base, prev: first.id }).prev).toBe(first.id);
@@ -45,7 +57,9 @@ describe("createDepositRecord", () => {
   });
 
   test("refuses bad fields", () => {
-    expect(() => createDepositRecord({ ...base, digest: DIGEST.toUpperCase() })).toThrow(CoreError);
+    expect(() => createDepositRecord({ ...base, digest: DIGEST.toUpperCase() })).toThrow(
+      expect.objectContaining({ constructor: CoreError, code: "MALFORMED", path: "deposit.digest" }),
+    );
     expect(() => createDepositRecord({ ...base, depositor: "公司" })).toThrow(/deposit.depositor/);
     expect(() => createDepositRecord({ ...base, receivedAt: -1 })).toThrow(/receivedAt/);
   });
@@ -73,6 +87,8 @@ describe("parseDepositRecord is strict", () => {
     ["a control character", { ...good, depositor: "a\nb" }, "deposit.depositor"],
     ["a 257-character depositor", { ...good, depositor: "x".repeat(257) }, "deposit.depositor"],
     ["another algorithm", { ...good, digestAlg: "sha512" }, "deposit.digestAlg"],
+    ["an algorithm in capitals", { ...good, digestAlg: "SM3" }, "deposit.digestAlg"],
+    ["a numeric algorithm", { ...good, digestAlg: 256 }, "deposit.digestAlg"],
     ["a short digest", { ...good, digest: "ab" }, "deposit.digest"],
     ["a numeric salt", { ...good, salt: 5 }, "deposit.salt"],
     ["a string time", { ...good, receivedAt: "1764000000000" }, "deposit.receivedAt"],

@@ -118,8 +118,17 @@ describe("2. digest", () => {
     expect((await verifyCertificate(cert(), { digest: cert().deposit.digest })).digestChecked).toBe(true);
   });
 
-  test("a malformed digest is the caller's mistake, not a finding", async () => {
-    await expect(verifyCertificate(cert(), { digest: "abc" })).rejects.toThrow(CoreError);
+  test("a malformed digest or registry is the caller's mistake, not a finding", async () => {
+    const mistake = (message: string) =>
+      expect.objectContaining({ constructor: CoreError, code: "INVALID_ARGUMENT", message });
+    await expect(verifyCertificate(cert(), { digest: "abc" })).rejects.toThrow(
+      mistake("digest must be 64 hex characters"),
+    );
+    for (const registry of ["0x1234", "0x5FbDB2315678afecb367f032d93F642f64180AA3", "registry"]) {
+      await expect(verifyCertificate(cert(), { chain, registry })).rejects.toThrow(
+        mistake("registry must be an address"),
+      );
+    }
   });
 });
 
@@ -192,6 +201,54 @@ describe("4. attestation: SIGNATURE_INVALID", () => {
     ["anchor fields that differ from the signed ones", (c: Certificate) => (c.anchor.blockNumber = 43)],
   ])("%s", async (_, f) => {
     expect(await codeOf(mutate(f))).toBe("SIGNATURE_INVALID");
+  });
+});
+
+describe("4. attestation: one spelling of a signature (found by test/fuzz)", () => {
+  // ethers recovers the signer from v = 0 or 1, from any EIP-155 v (35 and up) and from an s
+  // up to 2^255: all of these were VALID, so anybody could turn one certificate into others
+  // that verify. Only v 27 or 28 and s in the lower half (EIP-2) are the protocol's form.
+  const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const withSignature = (f: (r: string, s: bigint, v: number) => string) => {
+    const c = cert();
+    const sig = c.attestation.signature;
+    c.attestation.signature = f(
+      sig.slice(2, 66),
+      BigInt(`0x${sig.slice(66, 130)}`),
+      parseInt(sig.slice(130), 16),
+    );
+    return c;
+  };
+  const hex = (s: bigint) => s.toString(16).padStart(64, "0");
+
+  test("the frozen certificate's own signature is v 28 and low s", () => {
+    expect(cert().attestation.signature.slice(130)).toBe("1c");
+  });
+
+  test.each([1, 36, 38, 60, 156, 254, 0, 35, 255])("v %i instead of 28", async (v) => {
+    const c = withSignature((r, s) => `0x${r}${hex(s)}${v.toString(16).padStart(2, "0")}`);
+    const r = await verifyCertificate(c, { chain });
+    expect(r).toMatchObject({ outcome: "INVALID", code: "SIGNATURE_INVALID" });
+    expect(r.message).toMatch(/canonical form/);
+  });
+
+  test("the other s (n - s, v flipped): the same signature, another spelling", async () => {
+    const c = withSignature((r, s, v) => `0x${r}${hex(N - s)}${(v === 27 ? 28 : 27).toString(16)}`);
+    const r = await verifyCertificate(c, { chain });
+    expect(r).toMatchObject({ outcome: "INVALID", code: "SIGNATURE_INVALID" });
+    expect(r.message).toMatch(/canonical form/);
+  });
+
+  test("a zero s is no signature", async () => {
+    const c = withSignature((r) => `0x${r}${hex(0n)}1b`);
+    expect((await verifyCertificate(c, { chain })).message).toMatch(/canonical form/);
+  });
+
+  test("a canonical signature that recovers nothing (r = 0)", async () => {
+    const c = withSignature((_, s, v) => `0x${hex(0n)}${hex(s)}${v.toString(16)}`);
+    const r = await verifyCertificate(c, { chain });
+    expect(r).toMatchObject({ outcome: "INVALID", code: "SIGNATURE_INVALID" });
+    expect(r.message).toBe("the signature was not made by the named signer");
   });
 });
 
@@ -278,6 +335,8 @@ test("a trusted registry pins where the anchor must be", async () => {
   });
   expect(other).toMatchObject({ outcome: "INVALID", code: "NOT_ANCHORED" });
   expect(other.message).toContain(registry);
+  // named in its checksummed spelling, whatever the caller's
+  expect(other.message).toContain("not the trusted 0x0000000000000000000000000000000000000001");
   // decided before the chain is consulted
   expect(
     (await verifyCertificate(cert(), { registry: "0x0000000000000000000000000000000000000001" })).code,
@@ -346,4 +405,41 @@ test("round trip: every deposit of a fresh batch gets a VALID certificate", asyn
       attestation,
     }),
   ).toThrow(/proof.leafIndex/);
+});
+
+describe("the time invariant (DESIGN section 3): receivedAt <= blockTimestamp * 1000", () => {
+  /** A correctly signed, correctly anchored certificate of one record received at `receivedAt`. */
+  async function certifiedAt(receivedAt: number): Promise<{ c: Certificate; reader: ChainReader }> {
+    const deposit = createDepositRecord({ depositor: "tenant:t", digest: "ab".repeat(32), receivedAt });
+    const tree = MerkleTree.fromLeafHashes([recordLeafHash(deposit)]);
+    const anchor = { ...vector.certificate.anchor, root: `0x${Buffer.from(tree.root).toString("hex")}` };
+    const typedData = attestationTypedData(anchor, 1, anchor.blockTimestamp);
+    const attestation = {
+      ...(await signAttestation(new Wallet(vector.certifierPrivateKey), typedData)),
+      typedData,
+    };
+    const c = buildCertificate({ deposit, leafIndex: 0, treeSize: 1, auditPath: [], anchor, attestation });
+    const reader = memoryChain({ ...facts(), anchorOf: { ...facts().anchorOf, treeSize: 1 } }, anchor);
+    return { c, reader };
+  }
+  const blockMs = vector.certificate.anchor.blockTimestamp * 1000;
+
+  test("a record received in the block's own second, before its time, is VALID", async () => {
+    const { c, reader } = await certifiedAt(blockMs);
+    expect(await codeOf(c, reader)).toBe("VALID");
+  });
+
+  test("one received a millisecond after the block's time is ANCHOR_MISMATCH, with or without a chain", async () => {
+    const { c, reader } = await certifiedAt(blockMs + 1);
+    expect(await codeOf(c, reader)).toBe("ANCHOR_MISMATCH");
+    const offline = await verifyCertificate(c);
+    expect(offline).toMatchObject({ outcome: "INVALID", code: "ANCHOR_MISMATCH" });
+    expect(offline.message).toMatch(/received after/);
+  });
+
+  test("it is checked after the signature: a forged receivedAt is PROOF_INVALID first", async () => {
+    const c = cert();
+    (c.deposit as { receivedAt: number }).receivedAt = blockMs + 1;
+    expect(await codeOf(c)).toBe("PROOF_INVALID");
+  });
 });
