@@ -1,7 +1,7 @@
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { Type } from "@sinclair/typebox";
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { JsonRpcProvider } from "ethers";
@@ -10,10 +10,21 @@ import type { ChainReader } from "../core";
 import type { Deployment } from "../chain/deployment";
 import { registryAt } from "../chain/reader";
 import type { Db } from "../db/pool";
+import { certificateRoutes } from "../certificates/routes";
+import type { GroupCommitOptions } from "../deposits/group-commit";
 import { depositRoutes } from "../deposits/routes";
+import { cachedAuthentication } from "../tenants/key-cache";
+import { cursorSealerOf } from "../tenants/cursors";
 import type { JobQueues } from "../jobs/queues";
 import { verifyRoutes } from "../verify/routes";
+import { operatorRoutes } from "../metrics/routes";
+import { webRoutes } from "../../web/routes";
+import { refuseWhileClosing } from "./draining";
 import { installErrorHandling } from "./error-handler";
+import { defaultHttpLimits, installHttpGuards, serverOptions, type HttpLimits } from "./http";
+import { installInputChecks, strictValidatorCompiler } from "./input";
+import { docsCsp, installSecurityHeaders } from "./security";
+import { installLimits, type Limits } from "./limits";
 import { ErrorBody, errors } from "./schemas";
 
 /** Everything the HTTP API needs; tests build it against their own database, Redis and chain. */
@@ -26,7 +37,29 @@ export interface AppDeps {
   deployment: Deployment;
   bulkMax: number;
   batchMax: number;
+  /** How single deposits are grouped into commits (GROUP_COMMIT_*). */
+  groupCommit: GroupCommitOptions;
+  /** API_KEY_CACHE_MS: how long an API key's tenant is remembered (services/tenants/key-cache.ts). */
+  apiKeyCacheMs: number;
+  /** The service's public base URL (links on certificates, the verify page). */
+  publicUrl: string;
+  /** A chain RPC URL verifiers may use (prefilled on the verify page), if there is one. */
+  publicRpcUrl?: string;
+  /** Where `npm run build:verifier` put the pages and the one-file verifier. */
+  distDir: string;
+  /** OPERATOR_TOKEN: guards /metrics and /admin/queues. */
+  operatorToken?: string;
+  /** The anchoring key's balance, for /metrics, where this process knows the key. */
+  anchorerBalance?: () => Promise<bigint>;
   log: Logger;
+  /** Timeouts, connection cap, header size (services/api/http.ts); the defaults when absent. */
+  http?: HttpLimits;
+  /** Origins allowed to call the API from a browser (CORS_ORIGINS); none when absent. */
+  corsOrigins?: string[];
+  /** Rate limits and quota (counted in `redis`), and the verifier's CPU bound. */
+  limits: Limits;
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY). */
+  trustProxy?: string;
 }
 
 /**
@@ -34,18 +67,28 @@ export interface AppDeps {
  * tests use `inject`.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const http = deps.http ?? defaultHttpLimits();
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
+    ...serverOptions(http),
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
+    return503OnClosing: false, // refuseWhileClosing answers instead, in the catalogue's shape
   }).withTypeProvider<TypeBoxTypeProvider>();
+  installHttpGuards(app, http);
   // Requests are checked by TypeBox, as typed: it converts query strings, params and headers
   // but never a body, where Fastify's Ajv (coerceTypes) turned {"digest": 123} into "123".
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // (and strictly: services/api/input.ts refuses `limit=1.5` rather than read it as 1)
+  app.setValidatorCompiler(strictValidatorCompiler);
 
   app.addSchema(ErrorBody);
   installErrorHandling(app);
+  await installLimits(app, { redis: deps.redis, limits: deps.limits, log: deps.log });
+  refuseWhileClosing(app);
   // JSON only: with Fastify's default text/plain parser a text body reached the schema check
   // (400 VALIDATION_FAILED) instead of being refused as 415 UNSUPPORTED_MEDIA_TYPE.
   app.removeContentTypeParser("text/plain");
+  installInputChecks(app);
+  await installSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [] });
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -59,17 +102,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs", ...docsCsp });
 
+  const cursors = cursorSealerOf(deps.db);
+  // One key lookup for every keyed route, so a key is remembered once per process.
+  const authenticate = cachedAuthentication(deps.db, { ttlMs: deps.apiKeyCacheMs });
   await app.register(
     async (v1) => {
       await v1.register(depositRoutes, {
         db: deps.db,
+        authenticate,
+        groupCommit: deps.groupCommit,
+        cursors,
         bulkMax: deps.bulkMax,
         batchMax: deps.batchMax,
         ...(deps.queues ? { queues: deps.queues } : {}),
       });
-      await v1.register(verifyRoutes, { chain: deps.chain, registry: deps.deployment.registry });
+      await v1.register(certificateRoutes, {
+        db: deps.db,
+        authenticate,
+        cursors,
+        verifyUrl: `${deps.publicUrl}/verify`,
+      });
+      await v1.register(verifyRoutes, {
+        chain: deps.chain,
+        registry: deps.deployment.registry,
+        concurrency: deps.limits.verifyConcurrency,
+        queueMax: deps.limits.verifyQueueMax,
+      });
       v1.get(
         "/registry",
         {
@@ -115,6 +175,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: "/v1" },
   );
+
+  await app.register(webRoutes, {
+    distDir: deps.distDir,
+    registry: deps.deployment.registry,
+    ...(deps.publicRpcUrl ? { publicRpcUrl: deps.publicRpcUrl } : {}),
+  });
+
+  await app.register(operatorRoutes, {
+    db: deps.db,
+    ...(deps.queues ? { queues: deps.queues } : {}),
+    ...(deps.operatorToken ? { operatorToken: deps.operatorToken } : {}),
+    ...(deps.anchorerBalance ? { anchorerBalance: deps.anchorerBalance } : {}),
+  });
 
   // Probes come every few seconds: log them only when something is wrong.
   app.get("/healthz", { schema: { hide: true }, logLevel: "warn" }, async () => ({ status: "ok" }));

@@ -1,24 +1,36 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isConnectionError, isDataError } from "../db/pool";
 import { ERRORS, ServiceError, type ErrorCode } from "../errors";
+import { metrics } from "../metrics/metrics";
 
 /**
  * Maps every error to `{ error: { code, message } }` with the catalogue's status. 5xx
  * responses never carry internal messages or stacks; the log keeps them.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const { code, message } = classify(err);
-    const status = ERRORS[code].status;
-    if (status >= 500) request.log.error({ err }, "request failed");
-    else request.log.info({ code, message }, "request refused");
-    return reply.status(status).send({ error: { code, message } });
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply
+  app.setErrorHandler(replyWithError);
+  app.setNotFoundHandler((request, reply) => {
+    metrics.errors.inc({ code: "ROUTE_NOT_FOUND", status: 404 });
+    return reply
       .status(404)
-      .send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${request.method} ${request.url}` } }),
-  );
+      .send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${request.method} ${request.url}` } });
+  });
+}
+
+/**
+ * The error handler, and Fastify's `frameworkErrors` (errors before routing: a URL that does
+ * not decode, a path segment too long), so those answers have the catalogue's shape too.
+ */
+export function replyWithError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const { code, message } = classify(err);
+  const status = ERRORS[code].status;
+  metrics.errors.inc({ code, status });
+  if (request.raw.destroyed) {
+    // The client went away (or was cut off by the request timeout) while its body was read.
+    request.log.info({ code: err.code }, "request abandoned by the client");
+  } else if (status >= 500) request.log.error({ err }, "request failed");
+  else request.log.info({ code, message }, "request refused");
+  return reply.status(status).send({ error: { code, message } });
 }
 
 function classify(err: FastifyError): { code: ErrorCode; message: string } {
@@ -27,6 +39,12 @@ function classify(err: FastifyError): { code: ErrorCode; message: string } {
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return { code: "PAYLOAD_TOO_LARGE", message: ERRORS.PAYLOAD_TOO_LARGE.message };
+    case "FST_ERR_BAD_URL":
+      return { code: "MALFORMED_REQUEST", message: "the request's URL is not well-formed" };
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return { code: "MALFORMED_REQUEST", message: "Content-Length does not match the body" };
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return { code: "URI_TOO_LONG", message: ERRORS.URI_TOO_LONG.message };
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return { code: "UNSUPPORTED_MEDIA_TYPE", message: ERRORS.UNSUPPORTED_MEDIA_TYPE.message };
     case "FST_ERR_CTP_INVALID_JSON_BODY":

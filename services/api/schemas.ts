@@ -12,7 +12,7 @@ export const DepositRecordSchema = Type.Object(
     v: Type.Literal(1),
     id: Type.String({ format: "uuid" }),
     depositor: Type.String(),
-    digestAlg: Type.Literal("sha256"),
+    digestAlg: Type.Union([Type.Literal("sha256"), Type.Literal("sm3"), Type.Literal("tsd-set/1")]),
     digest: Type.String(),
     salt: Type.String(),
     receivedAt: Type.Integer(),

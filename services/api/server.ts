@@ -1,15 +1,25 @@
-import { loadConfig } from "../config";
-import { migrate } from "../db/migrate";
+import { loadConfig, loadDotEnv } from "../config";
 import { createLogger } from "../log";
-import { appDeps, onShutdown, openConnections, resolveDeployment } from "../runtime";
+import {
+  appDeps,
+  logSecrets,
+  migrateAsOwner,
+  onShutdown,
+  openConnections,
+  resolveDeployment,
+} from "../runtime";
+import { checkRedisPolicy } from "../redis-policy";
 import { buildApp } from "./app";
 
 // The API on its own (`npm run start:api`): several of these may run behind a load balancer.
 
 async function main(): Promise<void> {
+  const envFile = loadDotEnv();
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL, "tsd-api");
-  await migrate(config.DATABASE_URL, log);
+  const log = createLogger(config.LOG_LEVEL, "tsd-api", { secrets: logSecrets(config) });
+  if (envFile) log.info({ envFile }, "read .env (variables already set win)");
+  await checkRedisPolicy(config.REDIS_URL, log);
+  await migrateAsOwner(config, log, { createDatabase: true });
   const deployment = await resolveDeployment(config);
   const conn = openConnections(config, deployment, log);
   const app = await buildApp(appDeps(config, deployment, conn, log));

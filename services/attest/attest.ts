@@ -3,6 +3,9 @@ import type { Logger } from "pino";
 import { attestationTypedData, signAttestation, type AttestationSigner } from "../core";
 import { registryAt } from "../chain/reader";
 import { inTransaction, type Db } from "../db/pool";
+import { JobFailure } from "../jobs/failures";
+import { assertKeyInUse } from "../keys/in-use";
+import { recordDeliveries, requestDeliveries, type WebhookTrigger } from "../webhooks/deliveries";
 
 // Attestation (DESIGN section 6): one EIP-712 signature per anchored batch by the certifier
 // key. Signing twice is harmless: the first signature recorded wins, and certificates are
@@ -13,13 +16,21 @@ export interface AttestContext {
   provider: JsonRpcProvider;
   registry: string;
   certifier: AttestationSigner;
+  /**
+   * The certifier key in use now, asked before each signature (an operator may have rotated
+   * it: services/keys/in-use.ts); without it, `certifier` always.
+   */
+  resolveCertifier?: () => Promise<AttestationSigner>;
   log: Logger;
+  /** Asked, after the commit, to send the webhook deliveries owed; without it the sweeper asks. */
+  webhooks?: WebhookTrigger;
   /** Seconds since the epoch; a test may pin it. */
   now?: () => number;
 }
 
 interface AnchoredRow {
   state: string;
+  received_until: number;
   root: string;
   tree_size: number;
   chain_id: number;
@@ -36,7 +47,7 @@ interface AnchoredRow {
  */
 export async function attestBatch(ctx: AttestContext, batchId: number): Promise<boolean> {
   const { rows } = await ctx.db.query<AnchoredRow>(
-    `SELECT state, '0x' || encode(root, 'hex') AS root, tree_size, chain_id, registry,
+    `SELECT state, received_until, '0x' || encode(root, 'hex') AS root, tree_size, chain_id, registry,
             '0x' || encode(tx_hash, 'hex') AS tx_hash, block_number, '0x' || encode(block_hash, 'hex') AS block_hash,
             block_timestamp
        FROM batches WHERE id = $1`,
@@ -44,14 +55,25 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
   );
   const b = rows[0];
   if (!b || b.state !== "anchored") return false;
+  // The seal's cutoff keeps this from happening unless the chain's clock runs behind ours; a
+  // certificate must never say "no later than T" of a deposit received after T.
+  if (b.received_until > b.block_timestamp * 1000) {
+    throw new JobFailure(
+      "TIME_INVARIANT",
+      `a deposit was received at ${b.received_until} ms, after anchor block ${b.block_number}'s time ${b.block_timestamp} s; raise SEAL_MARGIN_MS`,
+      batchId,
+    );
+  }
 
+  const certifier = ctx.resolveCertifier ? await ctx.resolveCertifier() : ctx.certifier;
   // A retired or unregistered key would sign certificates that verify as SIGNER_NOT_AUTHORISED.
   const [since, until] = (await registryAt(b.registry, ctx.provider).getFunction("certifier")(
-    ctx.certifier.address,
+    certifier.address,
   )) as [bigint, bigint];
   if (since === 0n || until !== 0n) {
-    throw new Error(
-      `certifier key ${ctx.certifier.address} is not active on the registry; configure an active one`,
+    throw new JobFailure(
+      "CERTIFIER_INACTIVE",
+      `certifier key ${certifier.address} is not active on the registry; configure an active one`,
     );
   }
   // Never earlier than the anchor block or the key's registration: both would not verify.
@@ -68,8 +90,11 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
     blockTimestamp: b.block_timestamp,
   };
   const typedData = attestationTypedData(anchor, b.tree_size, issuedAt);
-  const { signer, signature } = await signAttestation(ctx.certifier, typedData);
-  const certified = await inTransaction(ctx.db, async (client) => {
+  const { signer, signature } = await signAttestation(certifier, typedData);
+  const deliveries = await inTransaction(ctx.db, async (client) => {
+    // A switch of the certifier key (tsd admin certifier rotate) waits for this transaction;
+    // once it committed, a signature by the old key is not recorded (the job signs again).
+    await assertKeyInUse(client, "certifier", signer);
     // The state change is the guard: of two concurrent signers, one records its signature,
     // and only while the batch is still anchored where it was signed (the sweeper may have
     // sent it back for a lost block, and it may be anchored elsewhere by now).
@@ -78,11 +103,12 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
         WHERE id = $1 AND state = 'anchored' AND tx_hash = decode($2, 'hex') AND block_hash = decode($3, 'hex')`,
       [batchId, b.tx_hash.slice(2), b.block_hash.slice(2)],
     );
-    if (moved.rowCount !== 1) return false;
-    await client.query(
+    if (moved.rowCount !== 1) return null;
+    const attestation = await client.query<{ id: number }>(
       `INSERT INTO attestations (batch_id, chain_id, registry, tx_hash, block_number, block_hash, block_timestamp,
                                  signer, signature, issued_at)
-       VALUES ($1, $2, $3, decode($4, 'hex'), $5, decode($6, 'hex'), $7, $8, decode($9, 'hex'), $10)`,
+       VALUES ($1, $2, $3, decode($4, 'hex'), $5, decode($6, 'hex'), $7, $8, decode($9, 'hex'), $10)
+       RETURNING id`,
       [
         batchId,
         b.chain_id,
@@ -96,8 +122,11 @@ export async function attestBatch(ctx: AttestContext, batchId: number): Promise<
         issuedAt,
       ],
     );
-    return true;
+    // The tenants' notifications are owed exactly when the certification commits.
+    return recordDeliveries(client, batchId, (attestation.rows[0] as { id: number }).id);
   });
-  if (certified) ctx.log.info({ batch: batchId, signer }, "batch certified");
-  return certified;
+  if (deliveries === null) return false;
+  ctx.log.info({ batch: batchId, signer }, "batch certified");
+  await requestDeliveries(ctx.webhooks, deliveries, ctx.log);
+  return true;
 }

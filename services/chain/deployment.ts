@@ -1,6 +1,13 @@
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ContractFactory, getAddress, type InterfaceAbi, type JsonRpcProvider, type Wallet } from "ethers";
+import {
+  ContractFactory,
+  getAddress,
+  keccak256,
+  type InterfaceAbi,
+  type JsonRpcProvider,
+  type Wallet,
+} from "ethers";
 import type { Logger } from "pino";
 import { registryAt } from "./reader";
 
@@ -10,6 +17,11 @@ export interface Deployment {
   registry: string;
   rpcUrl: string;
   deployedAt: string;
+  /**
+   * keccak256 of the registry's runtime code as first seen (recorded when deploying, filled in
+   * on the first start of an older file): every start checks that the node still serves it.
+   */
+  registryCodeHash?: string;
 }
 
 /** Seconds a new default admin must wait before accepting the role (OpenZeppelin's rules). */
@@ -26,11 +38,57 @@ export function readDeployment(dataDir: string): Deployment | undefined {
   return JSON.parse(readFileSync(file, "utf8")) as Deployment;
 }
 
-function writeDeployment(dataDir: string, deployment: Deployment): void {
+/** Owner-only (0600): `rpcUrl` may carry the node provider's API key. */
+export function writeDeployment(dataDir: string, deployment: Deployment): void {
   mkdirSync(dataDir, { recursive: true });
   const file = deploymentFile(dataDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(deployment, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  // A temporary file of this process's own: several processes may fill in the same file.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(deployment, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600); // (a leftover file keeps its mode through writeFileSync)
+  renameSync(tmp, file);
+}
+
+/** keccak256 of the code at `address` ("0x" hashed when there is none). */
+export async function codeHashAt(provider: JsonRpcProvider, address: string): Promise<string> {
+  return keccak256(await provider.getCode(address));
+}
+
+/**
+ * Refuses a node or registry other than the one deployment.json records: another chain id, or
+ * other runtime code at the recorded registry (another chain behind the same id, a chain reset
+ * with something else deployed at the address). The code is compared when `found` has it and
+ * names the recorded registry; a record without a code hash passes (it gets one). Throws with a
+ * message that names the file and the setting to look at.
+ */
+export function checkRecordedDeployment(
+  dataDir: string,
+  recorded: Deployment | undefined,
+  found: { chainId: number; registry?: string; registryCodeHash?: string },
+): void {
+  if (!recorded) return;
+  const file = deploymentFile(dataDir);
+  if (recorded.chainId !== found.chainId) {
+    throw new Error(
+      `${file} records chain ${recorded.chainId}, but the chain node (CHAIN_RPC_URL, or the local chain) ` +
+        `serves chain ${found.chainId}. Point CHAIN_RPC_URL at a node of chain ${recorded.chainId}, or move ` +
+        `${file} away to set up a new installation on chain ${found.chainId}.`,
+    );
+  }
+  if (
+    recorded.registryCodeHash !== undefined &&
+    found.registry !== undefined &&
+    found.registryCodeHash !== undefined &&
+    getAddress(recorded.registry) === getAddress(found.registry) &&
+    recorded.registryCodeHash !== found.registryCodeHash
+  ) {
+    throw new Error(
+      `the registry ${found.registry} on chain ${found.chainId} has other code than ${file} records ` +
+        `(registryCodeHash ${recorded.registryCodeHash}, found ${found.registryCodeHash}): CHAIN_RPC_URL ` +
+        "points at another chain with the same id, or the chain was reset and something else deployed there. " +
+        `Point CHAIN_RPC_URL at the chain the registry was deployed on, or move ${file} away to start an empty installation.`,
+    );
+  }
 }
 
 /** The compiled registry (run `npm run build:contracts` first). */
@@ -82,6 +140,9 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<Depl
     }
   }
 
+  // Another chain than the one recorded is refused whatever else is configured.
+  checkRecordedDeployment(o.dataDir, recorded, { chainId });
+
   let deployment: Deployment;
   if (o.registryAddress) {
     deployment = {
@@ -93,10 +154,6 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<Depl
   } else if (recorded && recorded.chainId === chainId) {
     deployment = { ...recorded, rpcUrl: o.rpcUrl };
   } else {
-    if (recorded)
-      throw new Error(
-        `deployment.json is for chain ${recorded.chainId}, but the node serves chain ${chainId}`,
-      );
     const admin = needAdmin("deploying the registry");
     const { abi, bytecode } = registryArtifact();
     const contract = await new ContractFactory(abi, bytecode, admin).deploy(
@@ -119,6 +176,9 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<Depl
         `Restore the chain's state file, or remove ${o.dataDir} to start an empty installation.`,
     );
   }
+  const registryCodeHash = await codeHashAt(o.provider, deployment.registry);
+  checkRecordedDeployment(o.dataDir, recorded, { chainId, registry: deployment.registry, registryCodeHash });
+  deployment = { ...deployment, registryCodeHash };
 
   const registry = registryAt(deployment.registry, o.provider);
   const role = (await registry.getFunction("ANCHORER_ROLE")()) as string;

@@ -1,16 +1,32 @@
-import { Contract, JsonRpcProvider, Network, type ContractRunner } from "ethers";
+import { Contract, FetchRequest, JsonRpcProvider, Network, type ContractRunner } from "ethers";
 import type { ChainReader } from "../core";
 import { REGISTRY_ABI } from "./abi";
+
+/** How long a batching provider gathers calls into one JSON-RPC batch request, ms: 0 is one turn of the event loop. */
+export const BATCH_STALL_MS = 0;
 
 /**
  * A JSON-RPC provider for a chain whose id is known. ethers then never probes the network on
  * its own (it would retry forever against a node that is down); the chain id the node
- * really serves is still asked where it matters (EthersChainReader.chainId).
+ * really serves is still asked where it matters (EthersChainReader.chainId). With `batch`, the
+ * calls made in one turn of the event loop go to the node as one JSON-RPC batch (many verifications
+ * reading at once); without, each is its own request.
  */
-export function createProvider(rpcUrl: string, chainId: number, pollingIntervalMs = 500): JsonRpcProvider {
-  const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), {
+export function createProvider(
+  rpcUrl: string,
+  chainId: number,
+  pollingIntervalMs = 500,
+  timeoutMs = 30_000,
+  batch = false,
+): JsonRpcProvider {
+  // ethers waits five minutes for an answer by default; a verifier should say sooner that the
+  // node cannot be read.
+  const request = new FetchRequest(rpcUrl);
+  request.timeout = timeoutMs;
+  const provider = new JsonRpcProvider(request, Network.from(chainId), {
     staticNetwork: Network.from(chainId),
-    batchMaxCount: 1,
+    batchMaxCount: batch ? 100 : 1,
+    batchStallTime: batch ? BATCH_STALL_MS : 10,
     cacheTimeout: -1,
   });
   provider.pollingInterval = pollingIntervalMs;
@@ -43,13 +59,20 @@ export class EthersChainReader implements ChainReader {
 
   async anchorOf(registry: string, root: string) {
     // No contract at the address means no anchor there, not a broken node.
-    if ((await this.provider.getCode(registry)) === "0x") {
-      return { timestamp: 0n, blockNumber: 0n, treeSize: 0n, batch: 0n };
-    }
-    const [timestamp, blockNumber, treeSize, batch] = (await registryAt(registry, this.provider).getFunction(
-      "anchorOf",
-    )(root)) as [bigint, bigint, bigint, bigint];
-    return { timestamp, blockNumber, treeSize, batch };
+    const [timestamp, blockNumber, treeSize, batch] = (await this.ifCode(registry, () =>
+      registryAt(registry, this.provider).getFunction("anchorOf")(root),
+    )) ?? [0n, 0n, 0n, 0n];
+    return { timestamp, blockNumber, treeSize, batch } as {
+      timestamp: bigint;
+      blockNumber: bigint;
+      treeSize: bigint;
+      batch: bigint;
+    };
+  }
+
+  /** The node's latest block number. */
+  async blockNumber(): Promise<number> {
+    return this.provider.getBlockNumber();
   }
 
   async block(blockNumber: number) {
@@ -58,13 +81,60 @@ export class EthersChainReader implements ChainReader {
   }
 
   async certifier(registry: string, signer: string) {
-    if ((await this.provider.getCode(registry)) === "0x") return { since: 0n, until: 0n };
-    const [since, until] = (await registryAt(registry, this.provider).getFunction("certifier")(signer)) as [
-      bigint,
-      bigint,
-    ];
-    return { since, until };
+    const [since, until] = (await this.ifCode(registry, () =>
+      registryAt(registry, this.provider).getFunction("certifier")(signer),
+    )) ?? [0n, 0n];
+    return { since, until } as { since: bigint; until: bigint };
   }
+
+  /**
+   * `call`'s answer, or undefined when `address` holds no code. Both are asked at once (one
+   * JSON-RPC batch on a batching provider); the call's answer, or its error, counts only if
+   * there is code.
+   */
+  private async ifCode(address: string, call: () => Promise<unknown>): Promise<bigint[] | undefined> {
+    const [code, answer] = await Promise.all([
+      this.provider.getCode(address),
+      call().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    ]);
+    if (code === "0x") return undefined;
+    if ("error" in answer) throw answer.error;
+    return answer.value as bigint[];
+  }
+}
+
+/**
+ * The canonical hash of each block in `numbers` (null for a block the node does not have), in
+ * JSON-RPC batches of `chunk` requests: re-checking a day of anchors costs a few round trips.
+ */
+export async function blockHashes(
+  provider: JsonRpcProvider,
+  numbers: readonly number[],
+  chunk = 200,
+): Promise<Map<number, string | null>> {
+  const hashes = new Map<number, string | null>();
+  for (let i = 0; i < numbers.length; i += chunk) {
+    const part = numbers.slice(i, i + chunk);
+    const answers = await provider._send(
+      part.map((n, id) => ({
+        jsonrpc: "2.0" as const,
+        id,
+        method: "eth_getBlockByNumber",
+        params: [`0x${n.toString(16)}`, false],
+      })),
+    );
+    for (const answer of answers) {
+      if ("error" in answer) {
+        throw new Error(`eth_getBlockByNumber failed: ${JSON.stringify(answer.error)}`);
+      }
+      const block = answer.result as { hash?: string } | null;
+      hashes.set(part[answer.id] as number, block?.hash?.toLowerCase() ?? null);
+    }
+  }
+  return hashes;
 }
 
 /** The registry contract at `address`, for reads (a provider) or writes (a signer). */

@@ -2,13 +2,30 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Db } from "../db/pool";
 import type { JobQueues } from "../jobs/queues";
+import { metrics } from "../metrics/metrics";
 import { requireTenant } from "../api/auth";
 import { AcceptedDepositSchema, DepositStatusSchema, errors } from "../api/schemas";
-import { loadCertificate } from "../certificates/certificate";
-import { acceptDeposits, getDeposit, listDeposits } from "./store";
+import type { CursorSealer } from "../tenants/cursors";
+import type { Authenticate } from "../tenants/key-cache";
+import { GroupCommit, type GroupCommitOptions } from "./group-commit";
+import {
+  acceptDeposits,
+  commitSingleDeposits,
+  getDeposit,
+  listDeposits,
+  prepareSingleDeposit,
+  type SingleDeposit,
+  type StoredDeposit,
+} from "./store";
 
 export interface DepositRouteOptions {
   db: Db;
+  /** Who an API key belongs to (services/tenants/key-cache.ts). */
+  authenticate: Authenticate;
+  /** How single deposits are grouped into commits. */
+  groupCommit: GroupCommitOptions;
+  /** Seals the tenant's list cursors. */
+  cursors: () => Promise<CursorSealer>;
   /** For the "a full batch is waiting" hint; deposits never depend on it. */
   queues?: JobQueues;
   bulkMax: number;
@@ -19,9 +36,15 @@ const DepositInputSchema = Type.Object(
   {
     digest: Type.String({
       maxLength: 128,
-      description: "SHA-256 of the file, 64 hex characters (computed locally)",
+      description: "The file's digest, 64 hex characters, computed on your machine (or a deposit set's root)",
     }),
-    digestAlg: Type.Optional(Type.String({ maxLength: 32, description: 'Only "sha256"' })),
+    digestAlg: Type.Optional(
+      Type.String({
+        maxLength: 32,
+        description:
+          '"sha256" (the default), "sm3" (GB/T 32905-2016), or "tsd-set/1" for a deposit set\'s root',
+      }),
+    ),
     label: Type.Optional(
       // No NUL: PostgreSQL text cannot hold it.
       Type.String({
@@ -82,8 +105,17 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 /** The depositor's routes under /v1/deposits; every one needs the tenant's API key. */
 export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = async (app, opts) => {
-  app.addHook("onRequest", requireTenant(opts.db));
+  app.addHook("onRequest", requireTenant(opts.authenticate));
   const security = [{ bearer: [] }];
+  // Single deposits arriving together share one INSERT and one commit (services/deposits/group-commit.ts).
+  const singles = new GroupCommit<SingleDeposit, StoredDeposit>(async (group) => {
+    const outcomes = await commitSingleDeposits(opts.db, group);
+    const created = outcomes.filter((o) => o.ok && o.value.created).length;
+    metrics.depositsAccepted.inc(created);
+    // A hint only (it logs its own failures): the answers do not wait for Redis.
+    void opts.queues?.notePending(created, opts.batchMax);
+    return outcomes;
+  }, opts.groupCommit);
 
   app.post(
     "/deposits",
@@ -99,13 +131,12 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
     },
     async (request, reply) => {
       const key = request.headers["idempotency-key"];
-      const { deposits, created } = await acceptDeposits(opts.db, request.tenant, [request.body], {
-        bulk: false,
+      const prepared = prepareSingleDeposit(request.tenant, request.body, {
         ...(key === undefined ? {} : { idempotencyKey: key }),
       });
-      await opts.queues?.notePending(created, opts.batchMax);
-      if (created === 0) void reply.header("idempotent-replayed", "true");
-      return reply.status(202).send(deposits[0] as (typeof deposits)[number]);
+      const { deposit, created } = await singles.submit(prepared);
+      if (!created) void reply.header("idempotent-replayed", "true");
+      return reply.status(202).send(deposit);
     },
   );
 
@@ -134,6 +165,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
         bulk: true,
         ...(key === undefined ? {} : { idempotencyKey: key }),
       });
+      metrics.depositsAccepted.inc(created);
       await opts.queues?.notePending(created, opts.batchMax);
       if (created === 0) void reply.header("idempotent-replayed", "true");
       return reply.status(202).send({ deposits });
@@ -150,6 +182,9 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
         querystring: Type.Object(
           {
             digest: Type.Optional(Type.String({ maxLength: 128 })),
+            label: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 256, description: "Labels starting with this" }),
+            ),
             status: Type.Optional(DepositStatusSchema),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT })),
@@ -172,12 +207,18 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
     },
     async (request) => {
       const q = request.query;
-      return listDeposits(opts.db, request.tenant.id, {
-        limit: q.limit ?? DEFAULT_LIMIT,
-        ...(q.digest === undefined ? {} : { digest: q.digest }),
-        ...(q.status === undefined ? {} : { status: q.status }),
-        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
-      });
+      return listDeposits(
+        opts.db,
+        request.tenant.id,
+        {
+          limit: q.limit ?? DEFAULT_LIMIT,
+          ...(q.digest === undefined ? {} : { digest: q.digest }),
+          ...(q.label === undefined ? {} : { label: q.label }),
+          ...(q.status === undefined ? {} : { status: q.status }),
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+        },
+        await opts.cursors(),
+      );
     },
   );
 
@@ -193,26 +234,5 @@ export const depositRoutes: FastifyPluginAsyncTypebox<DepositRouteOptions> = asy
       },
     },
     async (request) => getDeposit(opts.db, request.tenant.id, request.params.id),
-  );
-
-  app.get(
-    "/deposits/:id/certificate",
-    {
-      schema: {
-        summary: "The deposit certificate (DESIGN section 7), once the deposit is certified",
-        tags: ["deposits"],
-        security,
-        params: IdParams,
-        response: { 200: Type.Unknown({ description: "tsd-certificate/1 JSON" }), ...errors(401, 404, 409) },
-      },
-    },
-    async (request, reply) => {
-      const certificate = await loadCertificate(opts.db, request.tenant.id, request.params.id);
-      void reply.header(
-        "content-disposition",
-        `inline; filename="tsd-certificate-${request.params.id}.json"`,
-      );
-      return certificate;
-    },
   );
 };

@@ -1,13 +1,19 @@
+import { randomBytes } from "node:crypto";
 import {
-  DIGEST_ALG,
+  DEFAULT_DIGEST_ALG,
+  DIGEST_ALGS,
   createDepositRecord,
+  isDigestAlg,
   isUuidV4,
   recordLeafHash,
   to0xHex,
   type DepositRecord,
+  type DigestAlg,
 } from "../core";
-import { inTransaction, type Db, type DbClient } from "../db/pool";
+import { inTransaction, isDataError, type Db, type DbClient, type Queryable } from "../db/pool";
 import { ServiceError } from "../errors";
+import type { ItemOutcome } from "./group-commit";
+import type { CursorSealer } from "../tenants/cursors";
 import type { Tenant } from "../tenants/tenants";
 
 // Where a digest enters (DESIGN section 2): deposits are validated, turned into records and
@@ -53,9 +59,11 @@ export interface DepositDetail extends AcceptedDeposit {
 }
 
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+/** A record's salt: 32 random bytes. */
+const SALT_BYTES = 32;
 
 /** The columns every read of a deposit selects, from DEPOSIT_FROM (a DepositRow). */
-export const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
+export const DEPOSIT_COLUMNS = `d.id, d.seq, d.depositor, d.digest_alg, encode(d.digest, 'hex') AS digest, encode(d.salt, 'hex') AS salt,
   d.received_at, d.prev, d.label, d.idempotency_key, encode(d.leaf_hash, 'hex') AS leaf_hash,
   p.batch_id, p.leaf_index,
   CASE WHEN p.batch_id IS NULL THEN 'pending' WHEN b.state = 'sealed' THEN 'batched' ELSE b.state END AS status`;
@@ -68,6 +76,7 @@ export interface DepositRow {
   id: string;
   seq: number;
   depositor: string;
+  digest_alg: DigestAlg;
   digest: string;
   salt: string;
   received_at: number;
@@ -82,13 +91,13 @@ export interface DepositRow {
 
 /** The deposit record of a stored row: exactly the fields that were hashed into its leaf. */
 export function recordOf(
-  row: Pick<DepositRow, "id" | "depositor" | "digest" | "salt" | "received_at" | "prev">,
+  row: Pick<DepositRow, "id" | "depositor" | "digest_alg" | "digest" | "salt" | "received_at" | "prev">,
 ): DepositRecord {
   return {
     v: 1,
     id: row.id,
     depositor: row.depositor,
-    digestAlg: DIGEST_ALG,
+    digestAlg: row.digest_alg,
     digest: row.digest,
     salt: row.salt,
     receivedAt: row.received_at,
@@ -100,18 +109,24 @@ function accepted(row: DepositRow): AcceptedDeposit {
   return { id: row.id, status: row.status, record: recordOf(row), leafHash: `0x${row.leaf_hash}` };
 }
 
-/** Checks one item; `where` names it in errors (e.g. `items[3]`). Returns the lowercase digest. */
-function validate(item: DepositInput, where: string): string {
-  if (!HEX_DIGEST.test(item.digest)) {
-    throw new ServiceError("DIGEST_INVALID", `${where}digest: expected 64 hexadecimal characters (SHA-256)`);
+/**
+ * Checks one item; `where` names it in errors (e.g. `items[3]`). Returns the lowercase digest
+ * and its algorithm.
+ */
+function validate(item: DepositInput, where: string): { digest: string; digestAlg: DigestAlg } {
+  if (item.digestAlg !== undefined && !isDigestAlg(item.digestAlg)) {
+    throw new ServiceError(
+      "DIGEST_ALG_UNSUPPORTED",
+      `${where}digestAlg: expected one of ${DIGEST_ALGS.map((a) => `"${a}"`).join(", ")}`,
+    );
   }
-  if (item.digestAlg !== undefined && item.digestAlg !== DIGEST_ALG) {
-    throw new ServiceError("DIGEST_ALG_UNSUPPORTED", `${where}digestAlg: only "${DIGEST_ALG}" is accepted`);
+  if (!HEX_DIGEST.test(item.digest)) {
+    throw new ServiceError("DIGEST_INVALID", `${where}digest: expected 64 hexadecimal characters`);
   }
   if (item.prev !== undefined && !isUuidV4(item.prev)) {
     throw new ServiceError("PREV_NOT_FOUND", `${where}prev: not a deposit id (lowercase UUID v4)`);
   }
-  return item.digest.toLowerCase();
+  return { digest: item.digest.toLowerCase(), digestAlg: item.digestAlg ?? DEFAULT_DIGEST_ALG };
 }
 
 /**
@@ -126,7 +141,8 @@ export async function acceptDeposits(
   options: { idempotencyKey?: string; bulk: boolean; now?: number },
 ): Promise<{ deposits: AcceptedDeposit[]; created: number }> {
   const where = (i: number) => (options.bulk ? `items[${i}].` : "");
-  const digests = items.map((item, i) => validate(item, where(i)));
+  const checked = items.map((item, i) => validate(item, where(i)));
+  const digests = checked.map((c) => c.digest);
   const receivedAt = options.now ?? Date.now();
   const keys = items.map((_, i) =>
     options.idempotencyKey === undefined
@@ -135,11 +151,15 @@ export async function acceptDeposits(
         ? bulkKey(options.idempotencyKey, i)
         : `s:${options.idempotencyKey}`,
   );
+  // Every salt from one draw of the system's CSPRNG: a call per item cost more than its bytes.
+  const salts = randomBytes(SALT_BYTES * items.length);
   const records = items.map((item, i) =>
     createDepositRecord({
       depositor: tenant.depositor,
       digest: digests[i] as string,
+      digestAlg: checked[i]!.digestAlg,
       receivedAt,
+      salt: salts.toString("hex", SALT_BYTES * i, SALT_BYTES * (i + 1)),
       ...(item.prev === undefined ? {} : { prev: item.prev }),
     }),
   );
@@ -158,14 +178,14 @@ export async function acceptDeposits(
     }
     const inserted = await client.query<{ id: string }>(
       `WITH inserted AS (
-         INSERT INTO deposits (id, tenant_id, depositor, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
-         SELECT u.id, $1, $2, decode(u.digest, 'hex'), decode(u.salt, 'hex'), $3, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
-           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::text[])
-                AS u(id, digest, salt, prev, label, ikey, leaf)
+         INSERT INTO deposits (id, tenant_id, depositor, digest_alg, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
+         SELECT u.id, $1, $2, u.alg, decode(u.digest, 'hex'), decode(u.salt, 'hex'), $3, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::text[], $11::text[])
+                AS u(id, digest, salt, prev, label, ikey, leaf, alg)
          ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id, seq, leaf_hash
+         RETURNING id, seq, leaf_hash, received_at
        ), queued AS (
-         INSERT INTO pending (seq, leaf_hash) SELECT seq, leaf_hash FROM inserted
+         INSERT INTO pending (seq, leaf_hash, received_at) SELECT seq, leaf_hash, received_at FROM inserted
        )
        SELECT id FROM inserted`,
       [
@@ -179,6 +199,7 @@ export async function acceptDeposits(
         items.map((i) => i.label ?? null),
         keys,
         leafHashes,
+        checked.map((c) => c.digestAlg),
       ],
     );
     const fresh = records.map((record, i) => ({
@@ -213,6 +234,7 @@ export async function acceptDeposits(
       if (
         !row ||
         row.digest !== digests[i] ||
+        row.digest_alg !== checked[i]!.digestAlg ||
         row.prev !== (item.prev ?? null) ||
         row.label !== (item.label ?? null)
       ) {
@@ -222,6 +244,202 @@ export async function acceptDeposits(
     });
     return { deposits, created: inserted.rowCount ?? 0 };
   });
+}
+
+/** A single deposit, checked and turned into its record, ready to join a group commit. */
+export interface SingleDeposit {
+  tenant: Tenant;
+  item: DepositInput;
+  /** The lowercase digest and its algorithm (validated). */
+  digest: string;
+  digestAlg: DigestAlg;
+  record: DepositRecord;
+  /** The record's leaf hash, hex without 0x. */
+  leafHash: string;
+  /** The stored idempotency key (`s:<key>`), or null. */
+  key: string | null;
+  /** The client's Idempotency-Key as sent, or undefined. */
+  idempotencyKey: string | undefined;
+}
+
+/** A single deposit's answer: its deposit (the first request's on a replay), and whether it was new. */
+export interface StoredDeposit {
+  deposit: AcceptedDeposit;
+  created: boolean;
+}
+
+/**
+ * Checks one deposit of `POST /v1/deposits` and makes its record; throws what acceptDeposits
+ * would (DIGEST_INVALID, DIGEST_ALG_UNSUPPORTED, PREV_NOT_FOUND for a malformed prev). Nothing
+ * is stored: commitSingleDeposits does that, for a group of them at once.
+ */
+export function prepareSingleDeposit(
+  tenant: Tenant,
+  item: DepositInput,
+  options: { idempotencyKey?: string; now?: number } = {},
+): SingleDeposit {
+  const { digest, digestAlg } = validate(item, "");
+  const record = createDepositRecord({
+    depositor: tenant.depositor,
+    digest,
+    digestAlg,
+    receivedAt: options.now ?? Date.now(),
+    ...(item.prev === undefined ? {} : { prev: item.prev }),
+  });
+  return {
+    tenant,
+    item,
+    digest,
+    digestAlg,
+    record,
+    leafHash: to0xHex(recordLeafHash(record)).slice(2),
+    key: options.idempotencyKey === undefined ? null : `s:${options.idempotencyKey}`,
+    idempotencyKey: options.idempotencyKey,
+  };
+}
+
+/**
+ * Stores a group of single deposits, of any tenants, with one statement and one commit, and
+ * answers each on its own: the same answers, item by item, as acceptDeposits gives one
+ * request at a time (a replay, IDEMPOTENCY_KEY_REUSED, PREV_NOT_FOUND). A value PostgreSQL
+ * refuses fails its own item only: the group is then stored one deposit at a time. Any other
+ * failure (the database away) throws, failing the whole group, none of it stored.
+ */
+export async function commitSingleDeposits(
+  db: Db,
+  group: SingleDeposit[],
+): Promise<ItemOutcome<StoredDeposit>[]> {
+  try {
+    return await commitGroup(db, group);
+  } catch (e) {
+    if (group.length === 1 || !isRowRefused(e)) throw e;
+    const outcomes: ItemOutcome<StoredDeposit>[] = [];
+    for (const d of group) {
+      outcomes.push(
+        await commitGroup(db, [d]).then(
+          (o) => o[0] as ItemOutcome<StoredDeposit>,
+          (error: unknown) => ({ ok: false as const, error }),
+        ),
+      );
+    }
+    return outcomes;
+  }
+}
+
+/** PostgreSQL refused a row's values (a data exception, an integrity violation): one item's fault. */
+function isRowRefused(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return isDataError(e) || (typeof code === "string" && code.startsWith("23"));
+}
+
+async function commitGroup(db: Db, group: SingleDeposit[]): Promise<ItemOutcome<StoredDeposit>[]> {
+  const fresh = (d: SingleDeposit): ItemOutcome<StoredDeposit> => ({
+    ok: true,
+    value: {
+      deposit: { id: d.record.id, status: "pending", record: d.record, leafHash: `0x${d.leafHash}` },
+      created: true,
+    },
+  });
+  // Most deposits name no prev and no key: one statement, its own transaction, nothing to look up.
+  if (group.every((d) => d.item.prev === undefined && d.key === null)) {
+    const inserted = await insertSingles(db, group);
+    if (inserted.size !== group.length) throw new Error("deposits without keys were not all inserted");
+    return group.map(fresh);
+  }
+  return inTransaction(db, async (client) => {
+    const outcomes = new Map<SingleDeposit, ItemOutcome<StoredDeposit>>();
+    const refuse = (d: SingleDeposit, error: ServiceError) => outcomes.set(d, { ok: false, error });
+    const open = () => group.filter((d) => !outcomes.has(d));
+
+    const withPrev = group.filter((d) => d.item.prev !== undefined);
+    if (withPrev.length > 0) {
+      const { rows } = await client.query<{ id: string; tenant_id: string }>(
+        "SELECT id, tenant_id FROM deposits WHERE id = ANY($1::uuid[])",
+        [[...new Set(withPrev.map((d) => d.item.prev as string))]],
+      );
+      const found = new Set(rows.map((r) => `${r.tenant_id}/${r.id}`));
+      for (const d of withPrev) {
+        if (!found.has(`${d.tenant.id}/${d.item.prev}`)) {
+          refuse(d, new ServiceError("PREV_NOT_FOUND", `prev ${d.item.prev} is not one of your deposits`));
+        }
+      }
+    }
+
+    // One key, one request: a key first used on the bulk endpoint is a reuse too.
+    const keyed = open().filter((d) => d.idempotencyKey !== undefined);
+    if (keyed.length > 0) {
+      const { rows } = await client.query<{ tenant_id: string; idempotency_key: string }>(
+        `SELECT tenant_id, idempotency_key FROM deposits
+          WHERE (tenant_id, idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+        [keyed.map((d) => d.tenant.id), keyed.map((d) => bulkKey(d.idempotencyKey as string, 0))],
+      );
+      const used = new Set(rows.map((r) => `${r.tenant_id}/${r.idempotency_key}`));
+      for (const d of keyed) {
+        if (used.has(`${d.tenant.id}/${bulkKey(d.idempotencyKey as string, 0)}`)) {
+          refuse(d, new ServiceError("IDEMPOTENCY_KEY_REUSED"));
+        }
+      }
+    }
+
+    const toInsert = open();
+    const inserted = await insertSingles(client, toInsert);
+    // Not inserted: its key was used before, by an earlier request or one earlier in this group.
+    const replays = toInsert.filter((d) => !inserted.has(d.record.id));
+    for (const d of toInsert) if (inserted.has(d.record.id)) outcomes.set(d, fresh(d));
+    if (replays.length > 0) {
+      const { rows } = await client.query<DepositRow & { tenant_id: string }>(
+        `SELECT ${DEPOSIT_COLUMNS}, d.tenant_id FROM ${DEPOSIT_FROM}
+          WHERE (d.tenant_id, d.idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+        [replays.map((d) => d.tenant.id), replays.map((d) => d.key)],
+      );
+      const byKey = new Map(rows.map((r) => [`${r.tenant_id}/${r.idempotency_key}`, r]));
+      for (const d of replays) {
+        const row = byKey.get(`${d.tenant.id}/${d.key}`);
+        if (
+          !row ||
+          row.digest !== d.digest ||
+          row.digest_alg !== d.digestAlg ||
+          row.prev !== (d.item.prev ?? null) ||
+          row.label !== (d.item.label ?? null)
+        ) {
+          refuse(d, new ServiceError("IDEMPOTENCY_KEY_REUSED"));
+        } else outcomes.set(d, { ok: true, value: { deposit: accepted(row), created: false } });
+      }
+    }
+    return group.map((d) => outcomes.get(d) as ItemOutcome<StoredDeposit>);
+  });
+}
+
+/** Inserts deposits (and their places in the pending queue) in one statement; the ids inserted. */
+async function insertSingles(q: Queryable, ds: SingleDeposit[]): Promise<Set<string>> {
+  if (ds.length === 0) return new Set();
+  const { rows } = await q.query<{ id: string }>(
+    `WITH inserted AS (
+       INSERT INTO deposits (id, tenant_id, depositor, digest_alg, digest, salt, received_at, prev, label, idempotency_key, leaf_hash)
+       SELECT u.id, u.tenant_id, u.depositor, u.alg, decode(u.digest, 'hex'), decode(u.salt, 'hex'), u.received_at, u.prev, u.label, u.ikey, decode(u.leaf, 'hex')
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::uuid[], $9::text[], $10::text[], $11::text[])
+              AS u(id, tenant_id, depositor, alg, digest, salt, received_at, prev, label, ikey, leaf)
+       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id, seq, leaf_hash, received_at
+     ), queued AS (
+       INSERT INTO pending (seq, leaf_hash, received_at) SELECT seq, leaf_hash, received_at FROM inserted
+     )
+     SELECT id FROM inserted`,
+    [
+      ds.map((d) => d.record.id),
+      ds.map((d) => d.tenant.id),
+      ds.map((d) => d.tenant.depositor),
+      ds.map((d) => d.digestAlg),
+      ds.map((d) => d.digest),
+      ds.map((d) => d.record.salt),
+      ds.map((d) => d.record.receivedAt),
+      ds.map((d) => d.item.prev ?? null),
+      ds.map((d) => d.item.label ?? null),
+      ds.map((d) => d.key),
+      ds.map((d) => d.leafHash),
+    ],
+  );
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The stored idempotency key of item `i` of a bulk request. */
@@ -278,13 +496,16 @@ export async function getDeposit(db: Db, tenantId: string, id: string): Promise<
       anchored_at: Date | null;
       certified_at: Date | null;
     }
-  >(
-    `SELECT ${DEPOSIT_COLUMNS}, b.tree_size, encode(b.root, 'hex') AS root, b.chain_id, b.registry,
+  >({
+    // Named: each connection plans it once. Planning this join took PostgreSQL several times
+    // longer than running it, and status lookups are the API's most frequent read.
+    name: "deposit-detail",
+    text: `SELECT ${DEPOSIT_COLUMNS}, b.tree_size, encode(b.root, 'hex') AS root, b.chain_id, b.registry,
             encode(b.tx_hash, 'hex') AS tx_hash, b.block_number, b.block_timestamp, b.sealed_at, b.anchored_at, b.certified_at
        FROM ${DEPOSIT_FROM}
       WHERE d.id = $1 AND d.tenant_id = $2`,
-    [id, tenantId],
-  );
+    values: [id, tenantId],
+  });
   const row = rows[0];
   if (!row) throw new ServiceError("DEPOSIT_NOT_FOUND");
   return {
@@ -315,6 +536,8 @@ export async function getDeposit(db: Db, tenantId: string, id: string): Promise<
 
 export interface ListFilter {
   digest?: string;
+  /** Deposits whose label starts with this. */
+  label?: string;
   status?: DepositStatus;
   cursor?: string;
   limit: number;
@@ -325,6 +548,7 @@ export async function listDeposits(
   db: Db,
   tenantId: string,
   filter: ListFilter,
+  cursors: CursorSealer,
 ): Promise<{ items: (AcceptedDeposit & { label: string | null })[]; nextCursor: string | null }> {
   const conditions = ["d.tenant_id = $1"];
   const params: unknown[] = [tenantId];
@@ -333,6 +557,11 @@ export async function listDeposits(
     params.push(filter.digest.toLowerCase());
     conditions.push(`d.digest = decode($${params.length}, 'hex')`);
   }
+  if (filter.label !== undefined) {
+    // A prefix, matched literally: LIKE's own wildcards and its escape are escaped.
+    params.push(`${filter.label.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    conditions.push(`d.label LIKE $${params.length}`);
+  }
   // Pending deposits are in the pending queue: probe it rather than scan for missing proofs.
   if (filter.status === "pending") conditions.push("EXISTS (SELECT 1 FROM pending q WHERE q.seq = d.seq)");
   else if (filter.status !== undefined) {
@@ -340,7 +569,7 @@ export async function listDeposits(
     conditions.push(`b.state = $${params.length}`);
   }
   if (filter.cursor !== undefined) {
-    params.push(decodeCursor(filter.cursor));
+    params.push(decodeCursor(cursors, tenantId, filter.cursor));
     conditions.push(`d.seq < $${params.length}`);
   }
   params.push(filter.limit + 1);
@@ -353,17 +582,12 @@ export async function listDeposits(
   const last = page[page.length - 1];
   return {
     items: page.map((r) => ({ ...accepted(r), label: r.label })),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.seq) : null,
+    nextCursor: rows.length > filter.limit && last ? cursors.seal(tenantId, `d1:${last.seq}`) : null,
   };
 }
 
-function encodeCursor(seq: number): string {
-  return Buffer.from(`v1:${seq}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  // Node's base64 decoder skips stray characters; only the exact encoding is one we issued.
-  if (!match || encodeCursor(Number(match[1])) !== cursor) throw new ServiceError("CURSOR_INVALID");
+function decodeCursor(cursors: CursorSealer, tenantId: string, cursor: string): number {
+  const match = /^d1:(\d{1,15})$/.exec(cursors.open(tenantId, cursor));
+  if (!match) throw new ServiceError("CURSOR_INVALID");
   return Number(match[1]);
 }

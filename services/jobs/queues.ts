@@ -1,17 +1,23 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF } from "../webhooks/retry";
 
 // Redis carries triggers only (DESIGN section 2): a job names what to look at (a batch id,
 // or nothing), and the worker re-reads everything from PostgreSQL. Losing a job loses no
 // work: the sweeper finds it again.
 
-export const QUEUE_NAMES = ["seal", "anchor", "attest", "sweep"] as const;
+export const QUEUE_NAMES = ["seal", "anchor", "attest", "sweep", "webhook"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** What a batch job carries: the id, nothing else. */
 export interface BatchJob {
   batchId: number;
+}
+
+/** What a webhook job carries: the delivery id (services/webhooks). */
+export interface WebhookJob {
+  deliveryId: number;
 }
 
 const JOB_DEFAULTS: JobsOptions = {
@@ -21,7 +27,7 @@ const JOB_DEFAULTS: JobsOptions = {
   removeOnFail: { count: 5000 },
 };
 
-/** The four queues, and the only ways the service adds jobs to them. */
+/** The queues, and the only ways the service adds jobs to them. */
 export class JobQueues {
   readonly queues: Record<QueueName, Queue>;
 
@@ -37,24 +43,58 @@ export class JobQueues {
       anchor: make("anchor"),
       attest: make("attest"),
       sweep: make("sweep"),
+      webhook: make("webhook"),
     };
+    for (const name of QUEUE_NAMES) {
+      const started = () => this.started.add(name);
+      this.queues[name].waitUntilReady().then(started, started);
+    }
   }
 
-  /** Asks for a seal soon. While one runs, at most one more is kept waiting. */
-  async requestSeal(): Promise<void> {
-    await this.queues.seal.add("seal", {}, { deduplication: { id: "seal", keepLastIfActive: true } });
+  /** Queues whose start-up on the connection has settled, either way (see close). */
+  private readonly started = new Set<QueueName>();
+
+  /** Asks for a seal, now or after `delayMs`. While one runs, at most one more is kept waiting. */
+  async requestSeal(delayMs = 0): Promise<void> {
+    await this.queues.seal.add(
+      "seal",
+      {},
+      { deduplication: { id: "seal", keepLastIfActive: true }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+    );
   }
 
-  /** Asks for batch `batchId` to be anchored; a request already waiting or running absorbs it. */
-  async requestAnchor(batchId: number): Promise<void> {
-    await this.queues.anchor.add("anchor", { batchId } satisfies BatchJob, {
-      deduplication: { id: `anchor-${batchId}` },
-    });
+  /** Asks for a sweep now (e.g. after the local chain restarted and may have lost blocks). */
+  async requestSweep(): Promise<void> {
+    await this.queues.sweep.add("sweep", {}, { deduplication: { id: "sweep" } });
+  }
+
+  /**
+   * Asks for a pass of the anchoring sender (it looks at every batch waiting and every
+   * transaction in flight), now or after `delayMs`. While one runs, at most one more waits.
+   */
+  async requestAnchorPass(delayMs = 0): Promise<void> {
+    await this.queues.anchor.add(
+      "anchor",
+      {},
+      { deduplication: { id: "anchor", keepLastIfActive: true }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+    );
   }
 
   async requestAttest(batchId: number): Promise<void> {
     await this.queues.attest.add("attest", { batchId } satisfies BatchJob, {
       deduplication: { id: `attest-${batchId}` },
+    });
+  }
+
+  /**
+   * Asks for webhook delivery `deliveryId` to be sent; a request already waiting, running or
+   * waiting for its retry absorbs it. The worker computes the waits between attempts.
+   */
+  async requestWebhook(deliveryId: number): Promise<void> {
+    await this.queues.webhook.add("webhook", { deliveryId } satisfies WebhookJob, {
+      deduplication: { id: `webhook-${deliveryId}` },
+      attempts: WEBHOOK_ATTEMPTS,
+      backoff: { type: WEBHOOK_BACKOFF },
     });
   }
 
@@ -92,7 +132,16 @@ export class JobQueues {
     return `${this.prefix}:hint:pending`;
   }
 
+  /**
+   * Closes the queues whose start-up on the shared connection has settled. One still starting
+   * (Redis unreachable) is left to end with the connection: BullMQ 5 closing it drops its
+   * listeners first, and the start-up failing afterwards surfaces as an unhandled rejection
+   * (connect ECONNREFUSED), which ends a Node process. Holding nothing but listeners on the
+   * shared client, it goes when the client does.
+   */
   async close(): Promise<void> {
-    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+    await Promise.all(
+      QUEUE_NAMES.filter((name) => this.started.has(name)).map((name) => this.queues[name].close()),
+    );
   }
 }

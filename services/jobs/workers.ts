@@ -1,11 +1,17 @@
-import { UnrecoverableError, Worker, type Processor } from "bullmq";
+import { UnrecoverableError, Worker, type AdvancedOptions, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { AnchorConflictError, anchorBatch, type AnchorContext } from "../anchor/anchor";
+import { anchorTick, type AnchorContext } from "../anchor/anchor";
 import { attestBatch, type AttestContext } from "../attest/attest";
 import type { Db } from "../db/pool";
+import { metrics } from "../metrics/metrics";
+import { observeAnchored, observeCertified } from "../metrics/observe";
 import { sealBatch } from "../seal/seal";
-import type { BatchJob, JobQueues, QueueName } from "./queues";
+import { WEBHOOK_BACKOFF, webhookRetryDelayMs } from "../webhooks/retry";
+import { cursorSealerOf } from "../tenants/cursors";
+import { sendDelivery, type WebhookSendContext } from "../webhooks/send";
+import { JobFailure } from "./failures";
+import type { BatchJob, JobQueues, QueueName, WebhookJob } from "./queues";
 import { sweep } from "./sweeper";
 
 export interface WorkerContext {
@@ -17,7 +23,21 @@ export interface WorkerContext {
   attest: Omit<AttestContext, "db" | "log" | "provider">;
   batchMax: number;
   sealIntervalMs: number;
+  /** See SealOptions.marginMs. */
+  sealMarginMs: number;
   sweepIntervalMs: number;
+  /** See ReconcileContext. */
+  reconcileWindowMs: number;
+  missingGraceMs: number;
+  /** Webhook deliveries: their own worker, so a slow receiver never holds up a batch. */
+  webhook: {
+    /** POSTs in flight at once in this process. */
+    concurrency: number;
+    /** How long one POST may take. */
+    timeoutMs: number;
+    /** The wait before the first retry; it doubles each time (services/webhooks/retry.ts). */
+    retryBaseMs: number;
+  };
   log: Logger;
 }
 
@@ -27,59 +47,98 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-/** Starts the seal, anchor, attest and sweep workers of this process. */
+/** Starts the seal, anchor, attest, sweep and webhook workers of this process. */
 export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> {
   const log = ctx.log;
   const anchorCtx: AnchorContext = { ...ctx.anchor, db: ctx.db, log };
-  const attestCtx: AttestContext = { ...ctx.attest, db: ctx.db, provider: ctx.anchor.provider, log };
+  const attestCtx: AttestContext = {
+    ...ctx.attest,
+    db: ctx.db,
+    provider: ctx.anchor.provider,
+    webhooks: ctx.queues,
+    log,
+  };
+  const webhookCtx: WebhookSendContext = {
+    db: ctx.db,
+    cursors: cursorSealerOf(ctx.db),
+    timeoutMs: ctx.webhook.timeoutMs,
+    log,
+  };
 
-  const processors: Record<QueueName, { run: Processor; concurrency: number }> = {
+  const processors: Record<QueueName, { run: Processor; concurrency: number; settings?: AdvancedOptions }> = {
     seal: {
       concurrency: 1,
       run: async () => {
-        const batch = await sealBatch(ctx.db, ctx.batchMax);
-        if (!batch) return null;
-        log.info({ batch: batch.id, leaves: batch.treeSize, root: batch.root }, "batch sealed");
-        await ctx.queues.requestAnchor(batch.id);
-        if (batch.more) await ctx.queues.requestSeal();
+        const { batch, again } = await sealBatch(ctx.db, ctx.batchMax, { marginMs: ctx.sealMarginMs });
+        if (batch) {
+          log.info({ batch: batch.id, leaves: batch.treeSize, root: batch.root }, "batch sealed");
+          metrics.batchesSealed.inc();
+          metrics.batchSize.observe(batch.treeSize);
+          await ctx.queues.requestAnchorPass();
+        }
+        if (again === "now") await ctx.queues.requestSeal();
+        else if (again !== null) await ctx.queues.requestSeal(Math.max(0, again - Date.now()));
         else await ctx.queues.clearPendingHint();
         return batch;
       },
     },
     anchor: {
-      concurrency: 4,
-      run: async (job) => {
-        const { batchId } = job.data as BatchJob;
-        try {
-          if (await anchorBatch(anchorCtx, batchId)) await ctx.queues.requestAttest(batchId);
-        } catch (e) {
-          if (e instanceof AnchorConflictError) throw new UnrecoverableError(e.message);
-          throw e;
+      // One sender per key: passes run one at a time here, and a lease in PostgreSQL keeps
+      // other processes' passes out while one runs.
+      concurrency: 1,
+      run: async () => {
+        const report = await anchorTick(anchorCtx);
+        if (!report) {
+          await ctx.queues.requestAnchorPass(1000); // another process is sending: look again soon
+          return null;
         }
+        for (const id of report.anchored) await ctx.queues.requestAttest(id);
+        await observeAnchored(ctx.db, ctx.anchor.provider, report.anchored);
+        if (report.more) await ctx.queues.requestAnchorPass(ctx.anchor.provider.pollingInterval);
+        return report;
       },
     },
     attest: {
       concurrency: 4,
       run: async (job) => {
-        await attestBatch(attestCtx, (job.data as BatchJob).batchId);
+        const { batchId } = job.data as BatchJob;
+        if (await attestBatch(attestCtx, batchId)) await observeCertified(ctx.db, batchId);
       },
     },
     sweep: {
       concurrency: 1,
-      run: async () => sweep({ db: ctx.db, provider: ctx.anchor.provider, queues: ctx.queues, log }),
+      run: async () =>
+        sweep({
+          db: ctx.db,
+          provider: ctx.anchor.provider,
+          queues: ctx.queues,
+          log,
+          reconcileWindowMs: ctx.reconcileWindowMs,
+          missingGraceMs: ctx.missingGraceMs,
+        }),
+    },
+    webhook: {
+      concurrency: ctx.webhook.concurrency,
+      run: async (job) => sendDelivery(webhookCtx, (job.data as WebhookJob).deliveryId),
+      settings: {
+        backoffStrategy: (attemptsMade, type) =>
+          type === WEBHOOK_BACKOFF ? webhookRetryDelayMs(attemptsMade, ctx.webhook.retryBaseMs) : -1,
+      },
     },
   };
 
-  const workers = (Object.entries(processors) as [QueueName, { run: Processor; concurrency: number }][]).map(
+  const workers = (Object.entries(processors) as [QueueName, (typeof processors)[QueueName]][]).map(
     ([name, p]) => {
-      const worker = new Worker(name, p.run, {
+      const worker = new Worker(name, (job) => settleFailures(ctx.db, log, () => p.run(job)), {
         connection: ctx.redis,
         prefix: ctx.queues.prefix,
         concurrency: p.concurrency,
+        ...(p.settings ? { settings: p.settings } : {}),
       });
-      worker.on("failed", (job, err) =>
-        log.warn({ queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, "job failed"),
-      );
+      worker.on("failed", (job, err) => {
+        metrics.jobFailures.inc({ queue: name });
+        log.warn({ queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, "job failed");
+      });
       worker.on("error", (err) => log.error({ queue: name, err }, "worker error"));
       return worker;
     },
@@ -100,4 +159,28 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
       await Promise.all(workers.map((w) => w.close()));
     },
   };
+}
+
+/**
+ * Runs a job and applies FAILURE_POLICY to what it throws: a blocked batch is recorded (the
+ * sweeper then leaves it to an operator), and neither a block nor a stop is retried. Any
+ * other error is retried with the queue's backoff.
+ */
+export async function settleFailures<T>(db: Db, log: Logger, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!(e instanceof JobFailure) || e.policy === "retry") throw e;
+    if (e.policy === "block" && e.batchId !== undefined) {
+      await db.query("UPDATE batches SET blocked_reason = $2 WHERE id = $1", [
+        e.batchId,
+        `${e.code}: ${e.message}`,
+      ]);
+      log.error(
+        { batch: e.batchId, code: e.code, reason: e.message },
+        "batch blocked: an operator must look",
+      );
+    }
+    throw new UnrecoverableError(`${e.code}: ${e.message}`);
+  }
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 
@@ -15,7 +15,7 @@ export interface KeySources {
   generate: boolean;
 }
 
-function keyFile(dataDir: string, role: KeyRole): string {
+export function keyFile(dataDir: string, role: KeyRole): string {
   return join(dataDir, "keys", `${role}.key`);
 }
 
@@ -48,4 +48,54 @@ export function requireKey(sources: KeySources, role: KeyRole): Wallet {
     );
   }
   return key;
+}
+
+/**
+ * Writes `privateKey` as the key file of `role` (mode 0600 in a 0700 folder), replacing the
+ * one there at once: a reader sees the old key or the new one, never a part.
+ */
+export function writeKeyFile(dataDir: string, role: KeyRole, privateKey: string): string {
+  const wallet = new Wallet(privateKey); // refuses anything that is not a private key
+  mkdirSync(join(dataDir, "keys"), { recursive: true, mode: 0o700 });
+  const file = keyFile(dataDir, role);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${wallet.privateKey}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return file;
+}
+
+/** A private key read from a file an operator names (`--key-file`): 0x and 64 hex digits. */
+export function readPrivateKeyFile(file: string): Wallet {
+  const text = readFileSync(file, "utf8").trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
+    throw new Error(`${file} does not hold a private key (64 hex digits)`);
+  return new Wallet(text.startsWith("0x") ? text : `0x${text}`);
+}
+
+/**
+ * Every key a process may sign with for `role`, read now: the environment's, then the file's
+ * and, during a rotation, the file of the key it replaces (`<role>.previous.key`). Files are
+ * read afresh each call, so a key an operator rotated into DATA_DIR is seen without a
+ * restart. Never generates one.
+ */
+export function candidateKeys(sources: KeySources, role: KeyRole): Wallet[] {
+  const keys: Wallet[] = [];
+  const fromEnv = sources.env[role];
+  if (fromEnv) keys.push(new Wallet(fromEnv));
+  for (const file of [
+    keyFile(sources.dataDir, role),
+    join(sources.dataDir, "keys", `${role}.previous.key`),
+  ]) {
+    try {
+      keys.push(new Wallet(readFileSync(file, "utf8").trim()));
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    }
+  }
+  return keys;
 }

@@ -1,9 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { isDepositor } from "../core";
-import type { Db, DbClient } from "../db/pool";
+import { depositorLookalikeKey, parseDepositor } from "./identity";
+import type { Db, Queryable } from "../db/pool";
 
 /** A pool or one client inside a transaction. */
-type Queryable = Db | DbClient;
 import { ServiceError } from "../errors";
 
 // Tenants (depositing enterprises) and their API keys. A key is shown once, at creation;
@@ -30,24 +29,46 @@ function hashKey(apiKey: string): Buffer {
   return createHash("sha256").update(apiKey, "utf8").digest();
 }
 
+/**
+ * Creates a tenant. The depositor is printed on every certificate, so it must be canonical and
+ * checked (services/tenants/identity.ts: DEPOSITOR_INVALID with the reason, and a "did you
+ * mean" when there is one), and may not look like another tenant's (DEPOSITOR_TAKEN).
+ */
 export async function createTenant(db: Queryable, name: string, depositor: string): Promise<Tenant> {
-  if (!isDepositor(depositor)) {
-    throw new ServiceError("VALIDATION_FAILED", "depositor must be 1-256 printable ASCII characters");
-  }
+  const parsed = parseDepositor(depositor);
+  if (!parsed.ok) throw new ServiceError("DEPOSITOR_INVALID", parsed.reason);
   if (name.trim() === "") throw new ServiceError("VALIDATION_FAILED", "name must not be empty");
+  const key = depositorLookalikeKey(parsed.depositor);
+  // Tenants from before look-alike keys existed get theirs now; then the UNIQUE key decides.
+  const { rows: unkeyed } = await db.query<{ id: string; depositor: string }>(
+    "SELECT id, depositor FROM tenants WHERE depositor_key IS NULL",
+  );
+  for (const t of unkeyed) {
+    await db.query("UPDATE tenants SET depositor_key = $2 WHERE id = $1", [
+      t.id,
+      depositorLookalikeKey(t.depositor),
+    ]);
+  }
   const id = randomUUID();
   try {
-    await db.query("INSERT INTO tenants (id, name, depositor) VALUES ($1, $2, $3)", [id, name, depositor]);
+    await db.query("INSERT INTO tenants (id, name, depositor, depositor_key) VALUES ($1, $2, $3, $4)", [
+      id,
+      name,
+      parsed.depositor,
+      key,
+    ]);
   } catch (e) {
     if ((e as { code?: string }).code === "23505")
       throw new ServiceError("DEPOSITOR_TAKEN", undefined, { cause: e });
     throw e;
   }
-  return { id, name, depositor };
+  return { id, name, depositor: parsed.depositor };
 }
 
-export async function listTenants(db: Db): Promise<Tenant[]> {
-  const { rows } = await db.query<Tenant>("SELECT id, name, depositor FROM tenants ORDER BY created_at, id");
+export async function listTenants(db: Db): Promise<(Tenant & { disabled: boolean })[]> {
+  const { rows } = await db.query<Tenant & { disabled: boolean }>(
+    "SELECT id, name, depositor, disabled_at IS NOT NULL AS disabled FROM tenants ORDER BY created_at, id",
+  );
   return rows;
 }
 
@@ -76,7 +97,7 @@ export async function createApiKey(
 }
 
 /** Revokes a key at once; revoking twice is harmless. */
-export async function revokeApiKey(db: Db, keyId: string): Promise<void> {
+export async function revokeApiKey(db: Queryable, keyId: string): Promise<void> {
   const { rowCount } = await db
     .query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", [keyId])
     .catch((e: { code?: string }) => {
@@ -95,13 +116,40 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyInfo[
   return rows;
 }
 
-/** The tenant an unrevoked key belongs to, or null. */
-export async function authenticate(db: Db, apiKey: string): Promise<Tenant | null> {
+/** The tenant an unrevoked key belongs to (`disabled` when an operator disabled it), or null. */
+export async function authenticate(db: Db, apiKey: string): Promise<(Tenant & { disabled: boolean }) | null> {
   if (!apiKey.startsWith(KEY_PREFIX) || apiKey.length > 100) return null;
-  const { rows } = await db.query<Tenant>(
-    `SELECT t.id, t.name, t.depositor FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+  const { rows } = await db.query<Tenant & { disabled: boolean }>(
+    `SELECT t.id, t.name, t.depositor, t.disabled_at IS NOT NULL AS disabled
+       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
     [hashKey(apiKey)],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Disables or enables a tenant (`tsd admin tenant disable|enable`). A disabled tenant's keys
+ * are refused with 403 TENANT_DISABLED; nothing of its deposits or certificates changes, and
+ * they stay verifiable by anyone. Returns whether anything changed. TENANT_NOT_FOUND.
+ */
+export async function setTenantDisabled(
+  db: Queryable,
+  tenantId: string,
+  disabled: boolean,
+): Promise<boolean> {
+  const { rows } = await db
+    .query<{ was: boolean }>(
+      `UPDATE tenants t SET disabled_at = CASE WHEN $2 THEN coalesce(t.disabled_at, now()) END
+         FROM tenants old WHERE old.id = t.id AND t.id = $1
+       RETURNING old.disabled_at IS NOT NULL AS was`,
+      [tenantId, disabled],
+    )
+    .catch((e: { code?: string }) => {
+      if (e.code === "22P02") return { rows: [] }; // not a uuid
+      throw e;
+    });
+  const row = rows[0];
+  if (!row) throw new ServiceError("TENANT_NOT_FOUND");
+  return row.was !== disabled;
 }
