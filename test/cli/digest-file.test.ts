@@ -22,7 +22,7 @@ test("digestStream hashes chunk by chunk, with progress", async () => {
     for (let i = 0; i < 64; i++) yield chunk;
   }
   const seen: number[] = [];
-  expect(await digestStream(source(), (n) => seen.push(n))).toBe(expected.digest("hex"));
+  expect(await digestStream(source(), "sha256", (n) => seen.push(n))).toBe(expected.digest("hex"));
   expect(seen).toEqual(Array.from({ length: 64 }, (_, i) => (i + 1) << 20));
   expect(await digestStream(Readable.from([]))).toBe(createHash("sha256").digest("hex"));
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,8 +8,9 @@ import pg from "pg";
 import type { Certificate } from "../../services/core";
 import { REGISTRY_ABI } from "../../services/chain/abi";
 import { foundryBinary } from "../../services/chain/local-node";
+import { VERIFYING_GUIDE, codeBlocks, guideScript } from "../helpers/guide";
 import { PG_SERVER, REDIS_URL, eventually, freePort, uniqueName } from "../helpers/stack";
-import { ROOT, run, runCli, startProcess, type ServiceProcess } from "./processes";
+import { run, runCli, startProcess, type ServiceProcess } from "./processes";
 
 // Issue 3's "done when", as an operator and a court would do it: `npm start`'s entry point on
 // its local defaults (anvil started under DATA_DIR, registry deployed), deposits over HTTP,
@@ -25,6 +27,7 @@ let apiKey: string;
 const deposits: { id: string; file: string; certFile: string }[] = [];
 
 const cast = (args: string[]) => run(foundryBinary("cast"), args);
+/** What docs/verifying.md's check-certificate.py prints for a record received after its block. */
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 async function http(method: string, path: string, body?: unknown) {
@@ -90,7 +93,7 @@ test("5 deposited files come back as certificates that `tsd verify` reports VALI
       "--name",
       "Acme Robotics",
       "--depositor",
-      "uscc:91310115MA1K4E2E0X",
+      "uscc:91310115MA1K4E2E4D",
       "--json",
     ],
     env,
@@ -120,7 +123,7 @@ test("5 deposited files come back as certificates that `tsd verify` reports VALI
       `http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`,
     ]);
     expect(verified.stdout).toMatch(
-      /^VALID {2}digest [0-9a-f]{64} was deposited by uscc:91310115MA1K4E2E0X no later than /,
+      /^VALID {2}digest [0-9a-f]{64} was deposited by uscc:91310115MA1K4E2E4D no later than /,
     );
     expect(verified.code).toBe(0);
   }
@@ -165,16 +168,23 @@ test("a court pins the platform's registry: another one gives NOT_ANCHORED", asy
   expect(other.code).toBe(1);
 });
 
-test("the certificates also verify with generic tools: sha256sum, Python, cast", async () => {
+test("the certificates also verify with generic tools: sha256sum, Python, cast (docs/verifying.md)", async () => {
   const rpc = `http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`;
+  const checkCertificate = guideScript("check-certificate.py", join(dir, "guide"));
+  const guideBlockLine = codeBlocks(readFileSync(VERIFYING_GUIDE, "utf8"))
+    .flatMap((b) => b.code.split("\n"))
+    .find((l) => l.startsWith("cast block ")) as string;
+  expect(guideBlockLine).toContain("python3 -c");
   for (const d of deposits) {
     const cert = JSON.parse(readFileSync(d.certFile, "utf8")) as Certificate;
     // the file's digest
     const sum = await run("sha256sum", [d.file]);
     expect(sum.stdout.split(" ")[0]).toBe(cert.deposit.digest);
-    // the leaf and the audit path, with Python's standard library only
-    const folded = await run("python3", [join(ROOT, "test", "e2e", "generic-verify.py"), d.certFile]);
-    expect(folded).toMatchObject({ code: 0, stdout: `${cert.anchor.root}\n` });
+    // the record, the leaf, the audit path and the time rule: the court guide's Python, as printed
+    const checked = await run("python3", [checkCertificate, d.certFile, d.file]);
+    expect(checked.stdout).toContain(`computed root: ${cert.anchor.root}\n`);
+    expect(checked.stdout.split("\n").filter((l) => l.startsWith("FAIL  "))).toEqual([]);
+    expect(checked.code).toBe(0);
     // the EIP-712 attestation as it stands in the certificate
     const typedDataFile = `${d.certFile}.typed-data.json`;
     writeFileSync(typedDataFile, JSON.stringify(cert.attestation.typedData));
@@ -214,6 +224,15 @@ test("the certificates also verify with generic tools: sha256sum, Python, cast",
     };
     expect(block.hash).toBe(cert.anchor.blockHash);
     expect(Number(block.timestamp)).toBe(cert.anchor.blockTimestamp);
+    // the guide's own line for the block, with its placeholders filled in
+    const blockLine = guideBlockLine
+      .replace(/^cast /, `"${foundryBinary("cast")}" `)
+      .replace("<anchor.blockNumber>", String(cert.anchor.blockNumber));
+    const printed = spawnSync("sh", ["-c", blockLine], {
+      env: { ...process.env, RPC: rpc },
+      encoding: "utf8",
+    });
+    expect(printed.stdout).toBe(`${cert.anchor.blockHash} ${cert.anchor.blockTimestamp}\n`);
     const period = await cast([
       "call",
       cert.anchor.registry,
@@ -230,10 +249,53 @@ test("the certificates also verify with generic tools: sha256sum, Python, cast",
   }
 });
 
+test("`tsd certificate --pdf --out`: the JSON and the PDF that carries it; the one-file verifier says VALID", async () => {
+  const { id, file } = deposits[1]!;
+  const out = join(dir, "fetched");
+  const fetched = await runCli(["certificate", id, "--pdf", "--out", out], {
+    ...env,
+    TSD_API_URL: api,
+    TSD_API_KEY: apiKey,
+  });
+  expect(fetched).toMatchObject({ code: 0 });
+  const json = readFileSync(join(out, `tsd-certificate-${id}.json`), "utf8");
+  expect(json).toBe(
+    await (
+      await fetch(`${api}/v1/deposits/${id}/certificate`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ).text(),
+  );
+  const detached = join(out, "attached.json");
+  expect(
+    (await run("pdfdetach", ["-save", "1", "-o", detached, join(out, `tsd-certificate-${id}.pdf`)])).code,
+  ).toBe(0);
+  expect(readFileSync(detached, "utf8")).toBe(json);
+  // the page and the verifier as the running service serves them
+  const page = await fetch(`${api}/verify`);
+  expect(page.status).toBe(200);
+  expect(new URL(page.url).searchParams.get("rpc")).toBe(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`);
+  const cjs = join(out, "tsd-verify.cjs");
+  writeFileSync(cjs, Buffer.from(await (await fetch(`${api}/downloads/tsd-verify.cjs`)).arrayBuffer()));
+  const verified = await run(process.execPath, [
+    cjs,
+    "verify",
+    detached,
+    "--file",
+    file,
+    "--rpc",
+    `http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`,
+  ]);
+  expect(verified.stdout).toMatch(/^VALID {2}/);
+  expect(verified.code).toBe(0);
+});
+
 test("a restart keeps the chain and the data, and re-uses the registry", async () => {
   const deploymentBefore = readFileSync(join(env.DATA_DIR!, "deployment.json"), "utf8");
   expect(await service!.stop()).toBe(0);
-  await expect(fetch(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`, { method: "POST" })).rejects.toThrow(); // anvil stopped too
+  // anvil stopped too: nothing listens on its port
+  await expect(fetch(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`, { method: "POST" })).rejects.toMatchObject({
+    name: "TypeError",
+    cause: { code: "ECONNREFUSED" },
+  });
 
   service = startProcess("services/main.ts", env);
   await service.waitForLog("tsd is up");
@@ -255,10 +317,18 @@ test("a restart keeps the chain and the data, and re-uses the registry", async (
 test("killed outright (SIGKILL), it starts again: the orphaned chain is stopped and taken over", async () => {
   service!.child.kill("SIGKILL");
   await service!.stop();
-  // anvil runs in its own process group, so it outlived the kill and still holds the port
-  expect(
-    (await fetch(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`, { method: "POST", body: "{}" })).ok,
-  ).toBeDefined();
+  // anvil runs in its own process group, so it outlived the kill and still holds the port: it
+  // answers JSON-RPC as the local chain
+  const { chainId } = JSON.parse(readFileSync(join(env.DATA_DIR!, "deployment.json"), "utf8")) as {
+    chainId: number;
+  };
+  const orphan = await fetch(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+  });
+  expect(orphan.status).toBe(200);
+  expect(await orphan.json()).toEqual({ jsonrpc: "2.0", id: 1, result: `0x${chainId.toString(16)}` });
   service = startProcess("services/main.ts", env);
   await service.waitForLog("tsd is up");
   expect(service.logs().map((l) => l.msg)).toContain("stopping the local chain a previous run left behind");

@@ -26,3 +26,25 @@ export async function call(app: FastifyInstance, options: InjectOptions): Promis
 export function expectError(res: LightMyRequestResponse, status: number, code: string): void {
   expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
 }
+
+/**
+ * Sends `send()` until `done` holds for its answer, and returns that answer: the promise that a
+ * revoked key or a disabled tenant is refused within `withinMs` (API_KEY_CACHE_MS) of the
+ * change, which was committed before `since`. An answer from before the change counts only for
+ * a request sent while the promise still allowed it, so a broken promise fails however fast or
+ * slow the machine is.
+ */
+export async function expectWithin<T>(
+  withinMs: number,
+  since: number,
+  send: () => Promise<T>,
+  done: (answer: T) => boolean,
+): Promise<T> {
+  for (;;) {
+    const sentAt = Date.now();
+    const answer = await send();
+    if (done(answer)) return answer;
+    expect(sentAt - since).toBeLessThan(withinMs);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -16,6 +16,7 @@ import { startWorkers, type RunningWorkers } from "../../services/jobs/workers";
 import { createLogger } from "../../services/log";
 import { appDeps, openConnections, workerContext, type Connections } from "../../services/runtime";
 import { createApiKey, createTenant, type Tenant } from "../../services/tenants/tenants";
+import { testDepositor } from "./identity";
 
 // Each test file owns its data: a fresh PostgreSQL database, its own Redis key prefix and
 // its own anvil on a free port. Nothing here is mocked.
@@ -67,7 +68,7 @@ export async function startTestChain(
     port: await freePort(),
     log: silentLog,
   });
-  return { ...chain, dir };
+  return Object.assign(chain, { dir });
 }
 
 export interface TestStack {
@@ -160,7 +161,7 @@ async function assemble(
     keys,
     app,
     ...(workers ? { workers } : {}),
-    async tenant(depositor = uniqueName("uscc:test")) {
+    async tenant(depositor = testDepositor()) {
       const t = await createTenant(conn.db, "Test Co.", depositor);
       return { ...t, apiKey: (await createApiKey(conn.db, t.id)).apiKey };
     },
@@ -183,7 +184,7 @@ async function assemble(
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   what = "condition",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

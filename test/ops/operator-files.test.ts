@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { ConfigSchema, loadConfig } from "../../services/config";
+import { ConfigError, ConfigSchema, loadConfig } from "../../services/config";
 
 // The operator files (.env.example, Dockerfile, docker-compose.yml) checked against the code
 // they configure: no Docker engine needed, only parsing. ConfigSchema is the source of truth.
@@ -202,6 +202,24 @@ describe("docker-compose.yml", () => {
     expect(mounts(chain).some((m) => m.source && (state as string).startsWith(`${m.target}/`))).toBe(true);
     expect(args).toMatch(/--state-interval[= ]1\b/);
     expect(commandLine(services.redis as Service)).toMatch(/--appendonly yes/);
+    // the service refuses any other policy at start-up
+    expect(commandLine(services.redis as Service)).toMatch(/--maxmemory-policy noeviction/);
+  });
+
+  test("the worker's health check asks its metrics port; the grace period covers the shutdown", () => {
+    const workers = services.workers as Service & { stop_grace_period?: string };
+    const check = ([] as string[]).concat(workers.healthcheck?.test ?? []).join(" ");
+    expect(workers.healthcheck?.disable).toBeUndefined();
+    expect(check).toContain("WORKER_METRICS_PORT");
+    expect(check).toContain("/healthz");
+    for (const name of tsdServices) {
+      const grace = (services[name] as { stop_grace_period?: string }).stop_grace_period ?? "10s";
+      const seconds = Number(/^(\d+)s$/.exec(grace)?.[1]);
+      // at least docker's default (the shutdown's own bound), at most a minute
+      expect({ name, seconds }).toEqual({ name, seconds: expect.any(Number) });
+      expect(seconds).toBeGreaterThanOrEqual(10);
+      expect(seconds).toBeLessThanOrEqual(60);
+    }
   });
 
   test("holds no private key; the API gets no key and the extra workers no admin key", () => {
@@ -272,7 +290,13 @@ describe(".env.example", () => {
     );
     for (const e of keys) {
       expect({ key: e.key, commented: e.commented }).toEqual({ key: e.key, commented: true });
-      expect(() => loadConfig({ [e.key]: e.value })).toThrow();
+      // refused as a configuration error about this key alone (a placeholder is no key)
+      expect(() => loadConfig({ [e.key]: e.value })).toThrow(
+        expect.objectContaining({
+          constructor: ConfigError,
+          problems: [expect.stringMatching(new RegExp(`^${e.key}: `))],
+        }),
+      );
     }
     expect(read(".env.example")).not.toMatch(PRIVATE_KEY);
   });

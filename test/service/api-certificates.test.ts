@@ -1,9 +1,20 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import type { InjectOptions } from "fastify";
 import { bearer, call as callApi, expectError, type TestTenant } from "../helpers/api";
-import { parseCertificate, verifyCertificate, type Certificate } from "../../services/core";
+import {
+  MerkleTree,
+  attestationTypedData,
+  buildCertificate,
+  parseCertificate,
+  recordLeafHash,
+  signAttestation,
+  verifyCertificate,
+  type Certificate,
+} from "../../services/core";
 import { eventually, startTestStack, type TestStack } from "../helpers/stack";
 
 // The public side of the HTTP API (DESIGN sections 7, 8 and 10) and the certificate route,
@@ -128,6 +139,146 @@ describe("GET /v1/deposits/:id/certificate once certified", () => {
   });
 });
 
+describe("GET /v1/certificates: many certificates in one call (NDJSON)", () => {
+  const feed = (t: Tenant, query: string) =>
+    call({ method: "GET", url: `/v1/certificates${query}`, headers: bearer(t) });
+  const lines = (body: string) =>
+    body
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Certificate);
+
+  test("since=now, deposit, then since=<that cursor>: exactly the new certificates, each VALID, paged by limit", async () => {
+    const t = await stack.tenant();
+    await certified(t, ["before the cursor"]);
+    const start = await feed(t, "?since=now");
+    expect(start.statusCode).toBe(200);
+    expect(start.body).toBe("");
+    const cursor = start.headers["x-next-cursor"] as string;
+    const { ids } = await certified(t, ["one", "two", "three"]);
+    const sm3 = createHash("sm3").update("four").digest("hex");
+    const extra = await call({
+      method: "POST",
+      url: "/v1/deposits",
+      headers: bearer(t),
+      payload: { digest: sm3, digestAlg: "sm3" },
+    });
+    ids.push(extra.json().id);
+    const all = await eventually(async () => {
+      const res = await feed(t, `?since=${cursor}`);
+      const got = lines(res.body);
+      return got.length === 4 ? { got, next: res.headers["x-next-cursor"] as string } : undefined;
+    });
+    expect(all.got.map((c) => c.deposit.id).sort()).toEqual([...ids].sort());
+    for (const c of all.got) {
+      expect((await verifyCertificate(c, { chain: stack.conn.chain })).outcome).toBe("VALID");
+    }
+    expect(all.got.find((c) => c.deposit.id === extra.json().id)?.deposit.digestAlg).toBe("sm3");
+    // nothing new after the last cursor
+    const after = await feed(t, `?since=${all.next}`);
+    expect(after.body).toBe("");
+    expect(after.headers["x-next-cursor"]).toBe(all.next);
+    // paging: two, then the rest
+    const first = await feed(t, `?since=${cursor}&limit=2`);
+    const rest = await feed(t, `?since=${first.headers["x-next-cursor"]}`);
+    expect([...lines(first.body), ...lines(rest.body)].map((c) => c.deposit.id)).toEqual(
+      all.got.map((c) => c.deposit.id),
+    );
+    // another tenant sees none of them, and cannot use this tenant's cursor
+    const other = await stack.tenant();
+    expectError(await feed(other, `?since=${cursor}`), 400, "CURSOR_INVALID");
+    expect(lines((await feed(other, "")).body)).toEqual([]);
+  });
+
+  test("a cursor the API did not issue -> 400 CURSOR_INVALID; a limit past 10,000 -> 400", async () => {
+    const t = await stack.tenant();
+    expectError(await feed(t, "?since=abc"), 400, "CURSOR_INVALID");
+    expectError(await feed(t, "?limit=10001"), 400, "VALIDATION_FAILED");
+  });
+});
+
+describe("the PDF certificate, the verify page and the downloads", () => {
+  const poppler = (tool: string, ...args: string[]) =>
+    execFileSync(`/usr/bin/${tool}`, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+
+  test("GET …/certificate.pdf: one bilingual page that carries the served JSON byte for byte", async () => {
+    const t = await stack.tenant();
+    const { ids, certificates } = await certified(t, ["exhibit A"]);
+    const res = await call({
+      method: "GET",
+      url: `/v1/deposits/${ids[0]}/certificate.pdf`,
+      headers: bearer(t),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("application/pdf");
+    expect(res.headers["content-disposition"]).toBe(`attachment; filename="tsd-certificate-${ids[0]}.pdf"`);
+    const dir = mkdtempSync(join(tmpdir(), "tsd-api-pdf-"));
+    const pdf = join(dir, "certificate.pdf");
+    writeFileSync(pdf, res.rawPayload);
+    poppler("pdfdetach", "-save", "1", "-o", join(dir, "attached.json"), pdf);
+    expect(readFileSync(join(dir, "attached.json"), "utf8")).toBe(certificates[0]);
+    const cert = JSON.parse(certificates[0]!) as Certificate;
+    const text = poppler("pdftotext", "-layout", pdf, "-").replace(/\s+/g, "");
+    for (const value of [
+      cert.deposit.digest,
+      cert.anchor.txHash,
+      cert.deposit.depositor,
+      "区块链存证证书",
+      "DEPOSITCERTIFICATE",
+    ]) {
+      expect(text).toContain(value);
+    }
+    expect(text).toContain(
+      `${stack.config.PUBLIC_URL ?? "http://127.0.0.1:8080"}/verify`.replace(/\s+/g, ""),
+    );
+    // the same certificate, the same bytes
+    const again = await call({
+      method: "GET",
+      url: `/v1/deposits/${ids[0]}/certificate.pdf`,
+      headers: bearer(t),
+    });
+    expect(again.rawPayload.equals(res.rawPayload)).toBe(true);
+    // another tenant's deposit does not exist for this one
+    const other = await stack.tenant();
+    expectError(
+      await call({ method: "GET", url: `/v1/deposits/${ids[0]}/certificate.pdf`, headers: bearer(other) }),
+      404,
+      "DEPOSIT_NOT_FOUND",
+    );
+  });
+
+  test("GET /verify: the built page, with the chain and the platform's registry prefilled by query", async () => {
+    const first = await call({ method: "GET", url: "/verify" });
+    expect(first.statusCode).toBe(302);
+    const location = new URL(first.headers.location as string, "http://x");
+    expect(location.pathname).toBe("/verify");
+    expect(location.searchParams.get("registry")).toBe(stack.deployment.registry);
+    // an external chain's RPC URL may carry a key: offered only when PUBLIC_CHAIN_RPC_URL says so
+    expect(location.searchParams.get("rpc")).toBeNull();
+    const page = await call({ method: "GET", url: `${location.pathname}${location.search}` });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(page.rawPayload.equals(readFileSync(join(__dirname, "..", "..", "dist", "verify.html")))).toBe(
+      true,
+    );
+  });
+
+  test.each(["tsd-verify.cjs", "verify.html", "SHA256SUMS"])(
+    "GET /downloads/%s: the built file",
+    async (name) => {
+      // (not through `call`: the bundle names node_modules paths in its comments, as it should)
+      const res = await stack.app.inject({ method: "GET", url: `/downloads/${name}` });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["content-disposition"]).toBe(`attachment; filename="${name}"`);
+      expect(res.rawPayload.equals(readFileSync(join(__dirname, "..", "..", "dist", name)))).toBe(true);
+    },
+  );
+
+  test("GET /downloads/<anything else>: 404", async () => {
+    expectError(await call({ method: "GET", url: "/downloads/package.json" }), 404, "ROUTE_NOT_FOUND");
+  });
+});
+
 describe("POST /v1/verify (public)", () => {
   let certificate: Certificate;
   const digest = sha("court exhibit");
@@ -148,8 +299,19 @@ describe("POST /v1/verify (public)", () => {
   test("a valid certificate -> VALID, with or without the digest; no API key needed", async () => {
     const plain = await verify({ certificate });
     expect(plain.statusCode).toBe(200);
-    expect(plain.json()).toMatchObject({ outcome: "VALID", digestChecked: false });
+    expect(plain.json()).toMatchObject({
+      outcome: "VALID",
+      digestChecked: false,
+      // it says what it checked: no file; the platform's registry, pinned; the chain, read
+      checks: {
+        file: "not given",
+        registry: { named: stack.deployment.registry, pinned: stack.deployment.registry },
+        chain: "consulted",
+        certifier: stack.keys.certifier.address,
+      },
+    });
     expect(plain.json().code).toBeUndefined();
+    expect(plain.json().statement.zh).toContain("存证");
 
     for (const d of [digest, digest.toUpperCase()]) {
       const res = await verify({ certificate, digest: d });
@@ -170,6 +332,26 @@ describe("POST /v1/verify (public)", () => {
     const res = await verify({ certificate: tampered, digest });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ outcome: "INVALID", code: "PROOF_INVALID" });
+  });
+
+  test("a signed certificate whose record is newer than its block -> INVALID ANCHOR_MISMATCH (the time invariant)", async () => {
+    // Re-made from the real one: the record received a second after the block, the tree of
+    // that one record, and a signature by the platform's own certifier key over the result.
+    const deposit = { ...certificate.deposit, receivedAt: certificate.anchor.blockTimestamp * 1000 + 1000 };
+    const root = `0x${Buffer.from(MerkleTree.fromLeafHashes([recordLeafHash(deposit)]).root).toString("hex")}`;
+    const anchor = { ...certificate.anchor, root };
+    const typedData = attestationTypedData(anchor, 1, certificate.attestation.typedData.message.issuedAt);
+    const late = buildCertificate({
+      deposit,
+      leafIndex: 0,
+      treeSize: 1,
+      auditPath: [],
+      anchor,
+      attestation: { ...(await signAttestation(stack.keys.certifier, typedData)), typedData },
+    });
+    const res = await verify({ certificate: late });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ outcome: "INVALID", code: "ANCHOR_MISMATCH" });
   });
 
   // A broken certificate is a finding about the certificate, not a bad request.

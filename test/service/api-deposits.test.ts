@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { InjectOptions } from "fastify";
-import { bearer, call as callApi, expectError, type TestTenant } from "../helpers/api";
+import { bearer, call as callApi, expectError, expectWithin, type TestTenant } from "../helpers/api";
 import { isUuidV4, parseDepositRecord, recordLeafHash, to0xHex } from "../../services/core";
 import { createApiKey, revokeApiKey } from "../../services/tenants/tenants";
 import { startTestStack, type TestStack } from "../helpers/stack";
@@ -123,13 +123,25 @@ describe("authentication", () => {
     await expectRefused(`Bearer tsd_${"x".repeat(200)}`);
   });
 
-  test("a revoked key -> 401 at once; the tenant's other keys keep working", async () => {
+  test("a revoked key -> 401 within API_KEY_CACHE_MS; the tenant's other keys keep working", async () => {
     const t = await stack.tenant();
     const second = await createApiKey(stack.conn.db, t.id);
     const own = await deposit({ ...t, apiKey: second.apiKey }, { digest: sha("before revocation") });
     expect(own.statusCode).toBe(202);
 
     await revokeApiKey(stack.conn.db, second.keyId);
+    const revoked = Date.now();
+    await expectWithin(
+      stack.config.API_KEY_CACHE_MS,
+      revoked,
+      () =>
+        call({
+          method: "GET",
+          url: `/v1/deposits/${own.json().id}`,
+          headers: { authorization: `Bearer ${second.apiKey}` },
+        }),
+      (res) => res.statusCode === 401,
+    );
     await expectRefused(`Bearer ${second.apiKey}`, own.json().id);
     expect(await storedCount(t)).toBe(1);
 
@@ -200,6 +212,25 @@ describe("POST /v1/deposits", () => {
     expect(a.json().id).not.toBe(b.json().id);
     expect(a.json().record.salt).not.toBe(b.json().record.salt);
     expect(a.json().leafHash).not.toBe(b.json().leafHash);
+  });
+
+  test("digestAlg sm3 and tsd-set/1 are recorded in the record and its leaf (DESIGN section 3)", async () => {
+    const t = await stack.tenant();
+    const sm3 = createHash("sm3").update("配方").digest("hex");
+    for (const digestAlg of ["sm3", "tsd-set/1"] as const) {
+      const res = await deposit(t, { digest: sm3, digestAlg });
+      expect(res.statusCode).toBe(202);
+      const { record, leafHash } = res.json();
+      expect(record).toMatchObject({ digestAlg, digest: sm3 });
+      expect(leafHash).toBe(to0xHex(recordLeafHash(parseDepositRecord(record))));
+      expect(
+        (await call({ method: "GET", url: `/v1/deposits/${record.id}`, headers: bearer(t) })).json().record,
+      ).toEqual(record);
+    }
+    // a replay must name the same algorithm
+    const key = { "idempotency-key": "alg-replay" };
+    expect((await deposit(t, { digest: sm3, digestAlg: "sm3" }, key)).statusCode).toBe(202);
+    expectError(await deposit(t, { digest: sm3 }, key), 409, "IDEMPOTENCY_KEY_REUSED");
   });
 
   // A digest that is a string but not 64 hex characters is DIGEST_INVALID: the request has
@@ -592,6 +623,22 @@ describe("GET /v1/deposits", () => {
     expect(ids(await allDeposits(t, `?digest=${sha("twice").toUpperCase()}`))).toEqual(expected);
     expect(await allDeposits(t, `?digest=${sha("never")}`)).toEqual([]);
     expectError(await list(t, "?digest=abc"), 400, "DIGEST_INVALID");
+  });
+
+  test("label= lists the labels starting with it, literally (%, _ and \\ are not wildcards)", async () => {
+    const t = await stack.tenant();
+    const made = async (label: string) =>
+      (await deposit(t, { digest: sha(label), label })).json().id as string;
+    const v1 = await made("formula/v1");
+    const v2 = await made("formula/v2");
+    await made("process/v1");
+    const percent = await made("100%_done\\");
+    expect(ids(await allDeposits(t, "?label=formula%2F"))).toEqual([v2, v1]);
+    expect(ids(await allDeposits(t, "?label=formula%2Fv1"))).toEqual([v1]);
+    expect(ids(await allDeposits(t, `?label=${encodeURIComponent("100%_")}`))).toEqual([percent]);
+    expect(await allDeposits(t, `?label=${encodeURIComponent("10_")}`)).toEqual([]);
+    expect(await allDeposits(t, `?label=${encodeURIComponent("%")}`)).toEqual([]);
+    expect(ids(await allDeposits(t, `?label=${encodeURIComponent("100%_done\\")}`))).toEqual([percent]);
   });
 
   test("status=pending lists the unsealed deposits; other statuses none here", async () => {

@@ -1,10 +1,15 @@
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../services/api/app";
+import { limitsFrom } from "../../services/api/limits";
 import { EthersChainReader, createProvider } from "../../services/chain/reader";
+import { loadConfig } from "../../services/config";
 import { createPool, type Db } from "../../services/db/pool";
 import { call, expectError } from "../helpers/api";
+import { testDepositor } from "../helpers/identity";
 import { JobQueues } from "../../services/jobs/queues";
+import { groupCommitOf } from "../../services/runtime";
 import { createApiKey, createTenant } from "../../services/tenants/tenants";
 import { freePort, freshDatabase, REDIS_URL, silentLog, uniqueName } from "../helpers/stack";
 
@@ -25,7 +30,8 @@ async function appWith(
   redis.on("error", () => undefined);
   await redis.connect().catch(() => undefined);
   const provider = createProvider(rpcUrl, 31337);
-  const queues = new JobQueues(redis, uniqueName("tsdfault"), silentLog);
+  const prefix = uniqueName("tsdfault");
+  const queues = new JobQueues(redis, prefix, silentLog);
   const app = await buildApp({
     db,
     redis,
@@ -40,7 +46,12 @@ async function appWith(
     },
     bulkMax: 10,
     batchMax: 100,
+    groupCommit: groupCommitOf(loadConfig({})),
+    apiKeyCacheMs: loadConfig({}).API_KEY_CACHE_MS,
+    publicUrl: "http://127.0.0.1:8080",
+    distDir: join(__dirname, "..", "..", "dist"),
     log: silentLog,
+    limits: limitsFrom(loadConfig({ REDIS_PREFIX: prefix })),
   });
   return {
     app,
@@ -91,7 +102,7 @@ test("Redis and the chain down, PostgreSQL up: ready (deposits work), and the bo
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: "ready", postgres: "up", redis: "down", chain: "down" });
     expectError(await call(app, { method: "GET", url: "/v1/registry" }), 503, "SERVICE_UNAVAILABLE");
-    const tenant = await createTenant(db, "Faulty Redis Co.", "uscc:REDISDOWN00000001");
+    const tenant = await createTenant(db, "Faulty Redis Co.", testDepositor());
     const { apiKey } = await createApiKey(db, tenant.id);
     const res = await call(app, {
       method: "POST",
