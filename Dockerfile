@@ -6,9 +6,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-# The registry's artifact is compiled here, offline: Hardhat uses the pinned `solc` npm package.
-# Then the dev dependencies (Hardhat, solc, jest...) are dropped: nothing at run time needs them.
-RUN npm run build:contracts && npm prune --omit=dev
+# The registry's artifact is compiled here, offline: Hardhat uses the pinned `solc` npm package;
+# the verify page and the one-file verifier are bundled (esbuild) into dist/. Then the dev
+# dependencies (Hardhat, solc, esbuild, jest...) are dropped: nothing at run time needs them.
+RUN npm run build:contracts && npm run build:verifier && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
