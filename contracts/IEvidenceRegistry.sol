@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 /// @title tsd evidence registry
 /// @notice Anchors Merkle roots of deposit batches and keeps the history of the certifier keys
-/// that sign anchor attestations. Protocol: tsd DESIGN sections 5 and 6.
+/// that sign anchor attestations. Protocol: tsd docs/protocol.md sections 6 and 7.
 interface IEvidenceRegistry {
     /// @notice What the registry knows of one anchored root; all zero for an unknown root.
     struct Anchor {

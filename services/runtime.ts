@@ -168,7 +168,7 @@ export function logSecrets(config: Config): string[] {
   return secrets;
 }
 
-/** The anchoring and certifier keys, which must differ (DESIGN section 5). */
+/** The anchoring and certifier keys, which must differ (protocol.md section 6). */
 export function serviceKeys(sources: KeySources): { anchorer: Wallet; certifier: Wallet } {
   const anchorer = requireKey(sources, "anchorer");
   const certifier = requireKey(sources, "certifier");

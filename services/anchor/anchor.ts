@@ -10,7 +10,7 @@ import { anchoringPause } from "./pause";
 import { assertKeyInUse } from "../keys/in-use";
 import { planTick, type InFlight, type Step } from "./plan";
 
-// Anchoring (DESIGN sections 2 and 9): one registry transaction per batch, sent by one sender
+// Anchoring (protocol.md sections 1 and 12): one registry transaction per batch, sent by one sender
 // per anchoring key. A pass (`anchorTick`) looks at everything in flight and everything
 // waiting, decides by the pure policy of plan.ts, and carries it out; it never waits for a
 // block, so it is short, and the queue runs the next pass. The chain is the truth: whenever
@@ -208,7 +208,7 @@ async function pass(given: AnchorContext): Promise<TickReport> {
 }
 
 /**
- * The time invariant (DESIGN section 3) before anything is sent: a batch goes out only once the
+ * The time invariant (protocol.md section 11) before anything is sent: a batch goes out only once the
  * chain's head is at least as late as the batch's last deposit, so the later block that will
  * hold its anchor is later still. A chain whose blocks come on a clock reaches that within a
  * block. A development node that mines only on demand (anvil) keeps an old head, and its clock

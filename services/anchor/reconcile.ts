@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { blockHashes } from "../chain/reader";
 import { inTransaction, type Db } from "../db/pool";
 
-// Reconciliation (DESIGN section 9): the chain is the truth, and chains lose blocks — a
+// Reconciliation (protocol.md section 12, confirmations): the chain is the truth, and chains lose blocks — a
 // reorganisation deeper than the confirmations, or the local anvil killed before it wrote
 // its last second to disk. Every recorded anchor younger than the window is compared with
 // the chain, each on its own: a block that matches says nothing about older ones, because

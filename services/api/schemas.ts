@@ -18,7 +18,7 @@ export const DepositRecordSchema = Type.Object(
     receivedAt: Type.Integer(),
     prev: Type.Optional(Type.String()),
   },
-  { description: "The deposit record committed in the Merkle tree (DESIGN section 3)" },
+  { description: "The deposit record committed in the Merkle tree (docs/protocol.md section 3)" },
 );
 
 export const DepositStatusSchema = Type.Union([

@@ -7,7 +7,7 @@ import { JobFailure } from "../jobs/failures";
 import { assertKeyInUse } from "../keys/in-use";
 import { recordDeliveries, requestDeliveries, type WebhookTrigger } from "../webhooks/deliveries";
 
-// Attestation (DESIGN section 6): one EIP-712 signature per anchored batch by the certifier
+// Attestation (protocol.md section 7): one EIP-712 signature per anchored batch by the certifier
 // key. Signing twice is harmless: the first signature recorded wins, and certificates are
 // always built from the recorded one.
 

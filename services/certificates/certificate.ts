@@ -12,7 +12,7 @@ import { ServiceError } from "../errors";
 import { auditPathOfRow, pathPartsJoins, storedAuditPaths, type PathPartsRow } from "../seal/stored-tree";
 import type { CursorSealer } from "../tenants/cursors";
 
-// The certificate (DESIGN section 7), assembled from what PostgreSQL holds: the record, its
+// The certificate (protocol.md section 8), assembled from what PostgreSQL holds: the record, its
 // audit path (from its batch's stored tree), the batch's anchor and its current attestation. Nothing is signed here;
 // the same deposit always yields the same certificate, and the same bytes (certificateJson).
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 
-// The local chain of DESIGN section 9: anvil from the npm package @foundry-rs/anvil, with
+// The local chain (docs/decisions.md): anvil from the npm package @foundry-rs/anvil, with
 // its state in a file so the chain survives a restart (and, to within a second, a kill), and
 // supervised: a node that dies is started again.
 

@@ -97,7 +97,7 @@ export function addDepositorCommands(program: Command, io: DepositorIo): void {
       .argument("<path...>", "files or folders (one folder with --as-set)")
       .addOption(algOption())
       .option("--label <text>", "your own note on each deposit (never part of the record)")
-      .option("--as-set", "deposit the folder as one deposit set (DESIGN section 12); needs --out")
+      .option("--as-set", "deposit the folder as one deposit set (docs/protocol.md section 10); needs --out")
       .option("--wait", "wait until the deposits are certified")
       .option(
         "--out <dir>",

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 
-// Configuration (DESIGN section 11): environment variables, validated once at start-up, with
+// Configuration (every variable in .env.example): environment variables, validated once at start-up, with
 // defaults for the local stack. Nothing else in the service reads process.env. Every
 // variable is listed, with its default, in .env.example.
 

@@ -8,7 +8,7 @@ import {
 import { checksumAddress } from "./address";
 import { requireArgument } from "./errors";
 
-// The EIP-712 AnchorAttestation of DESIGN section 6: one signature per batch by a certifier key.
+// The EIP-712 AnchorAttestation of protocol.md section 7: one signature per batch by a certifier key.
 
 /** EIP-712 domain name and version of protocol v1. */
 export const EIP712_NAME = "tsd";
@@ -125,7 +125,7 @@ const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0
 const SIGNATURE_HEX = /^0x[0-9a-f]{130}$/;
 
 /**
- * True for a signature in the one form a certificate carries (DESIGN section 6): 65 bytes
+ * True for a signature in the one form a certificate carries (protocol.md section 7): 65 bytes
  * `r || s || v`, lowercase hex, `v` 27 or 28 and `s` in the lower half of the curve order
  * (EIP-2). Any other spelling of the same signature (`v` 0 or 1, an EIP-155 `v`, `n - s`) is
  * refused, so one attestation has one certificate form.

@@ -5,7 +5,7 @@ import { requireWellFormed } from "./errors";
 import type { AnchorAttestationMessage, AnchorInfo, AttestationTypedData } from "./attestation";
 import { isPlainObject, isSafeNatural, parseDepositRecord, type DepositRecord } from "./record";
 
-// Certificate v1 (DESIGN section 7). Parsing is strict because certificates are attacker-
+// Certificate v1 (protocol.md section 8). Parsing is strict because certificates are attacker-
 // controlled input: any missing, extra or ill-typed field is MALFORMED.
 
 /** The format tag of certificate version 1. */

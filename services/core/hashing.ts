@@ -4,7 +4,7 @@ import { createHash, hash } from "node:crypto";
 // times faster than JavaScript). The browser build swaps this module for web/shims/hashing.ts,
 // which has the same exports; nothing else in the core knows which one it runs on.
 
-/** Algorithms a file is hashed with (DESIGN section 3): SHA-256 and SM3 (GB/T 32905-2016). */
+/** Algorithms a file is hashed with (protocol.md section 3): SHA-256 and SM3 (GB/T 32905-2016). */
 export type FileDigestAlg = "sha256" | "sm3";
 
 /** An incremental hash of a file's bytes. */

@@ -1,4 +1,4 @@
-// tsd protocol core, version 1 (DESIGN sections 3 to 8). Pure: no network, database or chain;
+// tsd protocol core, version 1 (docs/protocol.md sections 3 to 10). Pure: no network, database or chain;
 // only what its arguments give it. This file is its whole public surface.
 
 export { CoreError, type CoreErrorCode } from "./errors";

@@ -2,7 +2,7 @@ import { equalBytes, isBytes } from "./bytes";
 import { requireArgument } from "./errors";
 import { sha256, sha256One } from "./hashing";
 
-// RFC 9162 section 2.1 Merkle tree (DESIGN section 4): domain-separated leaf and node hashes,
+// RFC 9162 section 2.1 Merkle tree (protocol.md section 5): domain-separated leaf and node hashes,
 // no sorting of pairs, no duplication of odd nodes.
 
 const LEAF_PREFIX = Uint8Array.of(0x00);

@@ -71,7 +71,7 @@ export const DIGEST_ALG_LABELS: Readonly<Record<DigestAlg, string>> = {
 };
 
 /**
- * The plain-language statement a VALID certificate supports (DESIGN sections 8 and 12). Only
+ * The plain-language statement a VALID certificate supports (protocol.md sections 9 and 10). Only
  * a verifier's VALID outcome makes it true; the text itself proves nothing.
  */
 export function certificateStatement(cert: Certificate): Bilingual {
@@ -99,7 +99,7 @@ export function certificateStatement(cert: Certificate): Bilingual {
 }
 
 /**
- * The statement a VALID disclosure supports: one file of a deposited set (DESIGN section 12).
+ * The statement a VALID disclosure supports: one file of a deposited set (protocol.md section 10).
  * Like the disclosure itself, it says nothing of the set's other members or its size.
  */
 export function memberStatement(disclosure: Disclosure, cert: Certificate): Bilingual {

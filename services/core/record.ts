@@ -3,13 +3,13 @@ import { toHex } from "./bytes";
 import { invariant, requireWellFormed } from "./errors";
 import { hashLeaf } from "./merkle";
 
-// The deposit record of DESIGN section 3: the exact object committed in the tree.
+// The deposit record of protocol.md section 3: the exact object committed in the tree.
 
 /** The record format version this code writes and reads. */
 export const RECORD_VERSION = 1;
 
 /**
- * How a record's `digest` was made (DESIGN section 3): SHA-256 or SM3 (GB/T 32905-2016) of
+ * How a record's `digest` was made (protocol.md section 3): SHA-256 or SM3 (GB/T 32905-2016) of
  * the file, or the root of a deposit set (section 12). Record version 1 knows no others.
  */
 export const DIGEST_ALGS = ["sha256", "sm3", "tsd-set/1"] as const;

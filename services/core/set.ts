@@ -7,7 +7,7 @@ import { hashLeaf, MerkleTree, rootFromAuditPath } from "./merkle";
 import { isHex32, isPlainObject, isSafeNatural } from "./record";
 import { verifyCertificate, type VerificationResult, type VerifyOptions } from "./verify";
 
-// Deposit sets and selective disclosure (DESIGN section 12). A folder is deposited as one
+// Deposit sets and selective disclosure (protocol.md section 10). A folder is deposited as one
 // ordinary deposit whose digest is the root of an RFC 9162 tree over salted member records;
 // one member is later shown with its audit path, which reveals only sibling hashes. The
 // manifest and disclosures are untrusted input where they are parsed, so parsing is strict.
@@ -23,7 +23,7 @@ export const SET_MANIFEST_FORMAT = "tsd-set-manifest/1";
 /** The format tag of a disclosure, version 1. */
 export const DISCLOSURE_FORMAT = "tsd-disclosure/1";
 
-/** The `digestAlg` of the deposit that anchors a set root (DESIGN section 3). */
+/** The `digestAlg` of the deposit that anchors a set root (protocol.md section 3). */
 export const SET_DIGEST_ALG = "tsd-set/1";
 
 /** How a member's `digest` was made: SHA-256 or SM3 of the file. */
@@ -266,7 +266,7 @@ export function parseDisclosure(value: unknown): Disclosure {
 }
 
 /**
- * Verifies an untrusted disclosure against an untrusted set certificate (DESIGN section 12):
+ * Verifies an untrusted disclosure against an untrusted set certificate (protocol.md section 10):
  * both parse (MALFORMED); the file's digest, if given, is the member's (DIGEST_MISMATCH); the
  * member folds to the disclosure's root, which is the certificate's set digest
  * (PROOF_INVALID); then the certificate as verifyCertificate checks it, minus its digest step.

@@ -16,10 +16,10 @@ import { parseCertificate, type Certificate } from "./certificate";
 import { verifyInclusion } from "./merkle";
 import { isHex32, recordLeafHash } from "./record";
 
-// Verification in the order of DESIGN section 8. Pure: the chain enters only through the
+// Verification in the order of protocol.md section 9. Pure: the chain enters only through the
 // ChainReader the caller passes; the tsd API is never called.
 
-/** Why a certificate is INVALID (DESIGN section 8). */
+/** Why a certificate is INVALID (protocol.md section 9). */
 export type ReasonCode =
   | "MALFORMED"
   | "DIGEST_MISMATCH"
@@ -137,7 +137,7 @@ export async function verifyCertificate(
   const signatureProblem = checkAttestation(cert);
   if (signatureProblem) return invalid("SIGNATURE_INVALID", signatureProblem, cert);
 
-  // 5. the anchor. First what needs no chain: the time invariant (DESIGN section 3), then the
+  // 5. the anchor. First what needs no chain: the time invariant (protocol.md section 11), then the
   // registry the verifier trusts; then the chain itself.
   if (cert.deposit.receivedAt > cert.anchor.blockTimestamp * 1000) {
     return invalid(
@@ -232,7 +232,7 @@ function checkAttestation(cert: Certificate): string | null {
 }
 
 /**
- * Addresses compared as 20-byte values (DESIGN section 7), without the checksum's keccak:
+ * Addresses compared as 20-byte values (protocol.md section 8), without the checksum's keccak:
  * both are well-formed addresses here (parsed, or checked as an option).
  */
 function sameAddress(a: string, b: string): boolean {

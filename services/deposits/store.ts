@@ -16,7 +16,7 @@ import type { ItemOutcome } from "./group-commit";
 import type { CursorSealer } from "../tenants/cursors";
 import type { Tenant } from "../tenants/tenants";
 
-// Where a digest enters (DESIGN section 2): deposits are validated, turned into records and
+// Where a digest enters (protocol.md section 1): deposits are validated, turned into records and
 // written to PostgreSQL in one multi-row statement per request. A 2xx means the rows are
 // committed; nothing about a deposit lives only in Redis or in memory.
 

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF } from "../webhooks/retry";
 
-// Redis carries triggers only (DESIGN section 2): a job names what to look at (a batch id,
+// Redis carries triggers only (protocol.md section 1): a job names what to look at (a batch id,
 // or nothing), and the worker re-reads everything from PostgreSQL. Losing a job loses no
 // work: the sweeper finds it again.
 

@@ -6,7 +6,7 @@ import { deliveriesToResend } from "../webhooks/deliveries";
 import { WEBHOOK_ATTEMPTS } from "../webhooks/retry";
 import type { JobQueues } from "./queues";
 
-// The sweeper (DESIGN section 2): re-drives whatever a lost job left behind, from
+// The sweeper (protocol.md section 1): re-drives whatever a lost job left behind, from
 // PostgreSQL alone, and has recorded anchors checked against the chain.
 
 export interface SweepContext {

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { join } from "node:path";
 import { Wallet } from "ethers";
 
-// The service's three keys (DESIGN sections 5 and 9): the registry admin (deploys, registers
+// The service's three keys (protocol.md section 6): the registry admin (deploys, registers
 // keys), the hot anchoring key (sends anchor transactions) and the certifier (signs
 // attestations). Each comes from its environment variable or from DATA_DIR/keys/<role>.key.
 

@@ -6,11 +6,11 @@ import { BinaryCopyWriter, readFixedRows } from "../db/binary-copy";
 import { inTransaction, type Db, type DbClient } from "../db/pool";
 import { storeTree } from "./stored-tree";
 
-// Batching (DESIGN section 2): pending deposits become one batch: its tree, its root, each
+// Batching (protocol.md section 1): pending deposits become one batch: its tree, its root, each
 // deposit's place in it and the tree's tiles (stored-tree.ts), written in the same transaction
 // that takes them off the pending queue. A crash at any point rolls back to "still pending",
 // so sealing can always simply run again. Deposits themselves are never updated. Only
-// deposits received before the current second began are taken (the time invariant of DESIGN
+// deposits received before the current second began are taken (the time invariant of protocol.md
 // section 3).
 
 /** Key of the PostgreSQL advisory lock that lets one sealer work at a time. */

@@ -14,7 +14,7 @@ import {
   isHexString,
 } from "ethers";
 
-// DESIGN section 5: the registry surface, every path of it, each test on a fresh deployment.
+// protocol.md section 6: the registry surface, every path of it, each test on a fresh deployment.
 
 type Tx = Promise<ContractTransactionResponse>;
 

@@ -19,7 +19,7 @@ import {
 } from "../../services/core/attestation";
 import { CHECKED_ADDRESSES_KEPT } from "../../services/core/address";
 
-// The attestation's signature has one spelling (DESIGN section 6: v 27 or 28, s in the lower
+// The attestation's signature has one spelling (protocol.md section 7: v 27 or 28, s in the lower
 // half). The verifier refuses any other; signAttestation writes it whatever a signer returns.
 
 const vector = JSON.parse(readFileSync(join(__dirname, "..", "vectors", "certificate.json"), "utf8")) as {

@@ -39,7 +39,7 @@ describe("createDepositRecord", () => {
     expect("prev" in a).toBe(false);
   });
 
-  test("names sha256 unless told sm3 or tsd-set/1 (DESIGN section 3)", () => {
+  test("names sha256 unless told sm3 or tsd-set/1 (protocol.md section 3)", () => {
     expect(createDepositRecord({ ...base, digestAlg: "sm3" }).digestAlg).toBe("sm3");
     expect(createDepositRecord({ ...base, digestAlg: "tsd-set/1" }).digestAlg).toBe("tsd-set/1");
     expect(isDigestAlg("sha256") && isDigestAlg("sm3") && isDigestAlg("tsd-set/1")).toBe(true);
@@ -111,7 +111,7 @@ describe("parseDepositRecord is strict", () => {
 describe("canonical form and leaf hash", () => {
   const record: DepositRecord = createDepositRecord(base);
 
-  test("JCS equals JSON with keys sorted and no whitespace (DESIGN section 3)", () => {
+  test("JCS equals JSON with keys sorted and no whitespace (protocol.md section 4)", () => {
     const sorted = Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)));
     expect(canonicalRecord(record)).toBe(JSON.stringify(sorted));
     expect(canonicalRecord(record)).toBe(canonicalize({ ...record }));

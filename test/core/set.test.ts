@@ -38,7 +38,7 @@ import {
 } from "../../services/core";
 import { memoryChain, type ChainFacts } from "../helpers/memory-chain";
 
-// Deposit sets and selective disclosure (DESIGN section 12).
+// Deposit sets and selective disclosure (protocol.md section 10).
 
 const vector = JSON.parse(readFileSync(join(__dirname, "..", "vectors", "certificate.json"), "utf8")) as {
   certificate: Certificate;
@@ -630,7 +630,7 @@ describe("verifyDisclosure", () => {
     });
   });
 
-  test("the order of DESIGN section 12: the first failing step decides", async () => {
+  test("the order of protocol.md section 10: the first failing step decides", async () => {
     const d = disclosure();
     const bad = { ...d, member: { ...d.member, salt: hex("salt") } }; // step 3 fails
     const forged = clone(certificate);

@@ -343,7 +343,7 @@ test("a trusted registry pins where the anchor must be", async () => {
   ).toBe("NOT_ANCHORED");
 });
 
-test("the order of DESIGN section 8: the first failing step decides", async () => {
+test("the order of protocol.md section 9: the first failing step decides", async () => {
   const c = cert();
   c.deposit = { ...c.deposit, salt: "0".repeat(64) }; // step 3 fails
   c.attestation.signature = `0x${"00".repeat(65)}`; // step 4 would too
@@ -407,7 +407,7 @@ test("round trip: every deposit of a fresh batch gets a VALID certificate", asyn
   ).toThrow(/proof.leafIndex/);
 });
 
-describe("the time invariant (DESIGN section 3): receivedAt <= blockTimestamp * 1000", () => {
+describe("the time invariant (protocol.md section 11): receivedAt <= blockTimestamp * 1000", () => {
   /** A correctly signed, correctly anchored certificate of one record received at `receivedAt`. */
   async function certifiedAt(receivedAt: number): Promise<{ c: Certificate; reader: ChainReader }> {
     const deposit = createDepositRecord({ depositor: "tenant:t", digest: "ab".repeat(32), receivedAt });

@@ -14,7 +14,7 @@ import { buildWorld, type DisclosureCase, type World } from "./world";
 // Issue 9 item 5: deposit sets (tsd-set/1). Disclosures, with their set's certificate, fuzzed
 // through verifyDisclosure and the verdict layer against the in-memory chain; manifests
 // through parseManifest. (a) VALID only for a member of a genuine set with that set's genuine
-// certificate (leafIndex and treeSize are not authenticated, DESIGN section 12, so another
+// certificate (leafIndex and treeSize are not authenticated, protocol.md section 10, so another
 // position that folds alike may stay VALID); (b) a verdict, never a throw. Seeds as in
 // verifier.fuzz.test.ts.
 

@@ -348,7 +348,7 @@ export function mutateDisclosure(
     mutations = [`member${withProof ? " and proof" : ""} of another disclosure`];
   }
   if (kind === "leafIndex and treeSize") {
-    // Not authenticated (DESIGN section 12): another pair that folds alike may stay VALID.
+    // Not authenticated (protocol.md section 10): another pair that folds alike may stay VALID.
     const d = copy(disclosure) as any;
     d.proof.leafIndex = rng.pick([
       d.proof.leafIndex + 1,

@@ -17,7 +17,7 @@ import {
 } from "../../services/core";
 import { eventually, startTestStack, type TestStack } from "../helpers/stack";
 
-// The public side of the HTTP API (DESIGN sections 7, 8 and 10) and the certificate route,
+// The public side of the HTTP API (protocol.md sections 8 and 9; OpenAPI at /docs) and the certificate route,
 // with the workers running: deposits are sealed, anchored on anvil and attested within about
 // a second. Errors are matched by status and code, never by message.
 

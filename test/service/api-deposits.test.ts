@@ -5,7 +5,7 @@ import { isUuidV4, parseDepositRecord, recordLeafHash, to0xHex } from "../../ser
 import { createApiKey, revokeApiKey } from "../../services/tenants/tenants";
 import { startTestStack, type TestStack } from "../helpers/stack";
 
-// The depositor's HTTP API (DESIGN sections 3 and 10) through Fastify's inject, on real
+// The depositor's HTTP API (protocol.md section 3; OpenAPI at /docs) through Fastify's inject, on real
 // PostgreSQL, Redis and anvil. No workers run here, so every deposit stays pending: that is
 // what lets the status filter and CERTIFICATE_NOT_READY be checked without racing a seal.
 // Every test uses its own tenants; errors are matched by status and code, never by message.
@@ -174,7 +174,7 @@ describe("POST /v1/deposits", () => {
     expect(await storedCount(t)).toBe(0);
   });
 
-  test("202 with the deposit record of DESIGN section 3 and its leaf hash", async () => {
+  test("202 with the deposit record of protocol.md section 3 and its leaf hash", async () => {
     const t = await stack.tenant();
     const digest = sha("formula");
     const before = Date.now();
@@ -214,7 +214,7 @@ describe("POST /v1/deposits", () => {
     expect(a.json().leafHash).not.toBe(b.json().leafHash);
   });
 
-  test("digestAlg sm3 and tsd-set/1 are recorded in the record and its leaf (DESIGN section 3)", async () => {
+  test("digestAlg sm3 and tsd-set/1 are recorded in the record and its leaf (protocol.md section 3)", async () => {
     const t = await stack.tenant();
     const sm3 = createHash("sm3").update("配方").digest("hex");
     for (const digestAlg of ["sm3", "tsd-set/1"] as const) {

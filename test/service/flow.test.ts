@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { verifyCertificate, type Certificate } from "../../services/core";
 import { eventually, startTestStack, type TestStack } from "../helpers/stack";
 
-// DESIGN section 2 end to end, in one process: deposit -> seal -> anchor -> attest ->
+// The flow of protocol.md section 1 end to end, in one process: deposit -> seal -> anchor -> attest ->
 // certificate -> VALID, on real PostgreSQL, Redis (BullMQ) and anvil.
 
 let stack: TestStack;

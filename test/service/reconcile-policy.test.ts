@@ -1,6 +1,6 @@
 import { judgeAnchor } from "../../services/anchor/reconcile";
 
-// The reconciler's decision for one recorded anchor block, on its own (DESIGN section 9).
+// The reconciler's decision for one recorded anchor block, on its own (protocol.md section 12).
 
 const H = `0x${"11".repeat(32)}`;
 const OTHER = `0x${"22".repeat(32)}`;
