@@ -202,7 +202,11 @@ function describe(
   const lines = [`${v.outcome === "INVALID" ? `INVALID ${v.code}` : v.outcome}  ${v.message}`];
   if (v.statement) lines.push(`statement: ${v.statement.en}`, `证明事项: ${v.statement.zh}`);
   else lines.push(`meaning: ${v.explanation.en}`, `说明: ${v.explanation.zh}`);
-  if (v.times) lines.push(`anchored: ${v.times.anchored.utc} = ${v.times.anchored.shanghai}`);
+  if (v.times) {
+    const label =
+      v.outcome === "VALID" ? "anchored" : "anchored, as the certificate states (not established)";
+    lines.push(`${label}: ${v.times.anchored.utc} = ${v.times.anchored.shanghai}`);
+  }
   const algName = given.alg === "sm3" ? "SM3" : "SHA-256";
   lines.push(
     v.checks.file === "compared"

@@ -135,6 +135,8 @@ test("deposit --as-set --wait --out, then disclose: the member verifies with tsd
   expect(notInSet.stderr).toContain("is not in this set");
   const refused = await tsd("verify", cert, "--disclosure", disclosure, "--file", outsider, "--rpc", rpc);
   expect(refused.stdout).toMatch(/^INVALID DIGEST_MISMATCH/);
+  expect(refused.stdout).toMatch(/^anchored, as the certificate states \(not established\): /m);
+  expect(refused.stdout).not.toMatch(/^anchored: /m);
   expect(refused.code).toBe(1);
 
   // the one-file verifier, alone in an empty folder, says the same

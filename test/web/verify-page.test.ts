@@ -90,6 +90,7 @@ test("VALID for a real certificate and its document, read from disk; nothing req
   expect(text).toContain(`由 ${certificate.deposit.depositor} 存证`);
   expect(text).toContain("(UTC+8, Asia/Shanghai)");
   expect(text).toContain("✔ 已比对文件");
+  expect(await page.getByTestId("claimed").count()).toBe(0); // a VALID verdict's facts are established
   expect(text).toContain(`✔ 已查询区块链 Chain consulted at ${stack.chain.rpcUrl}`);
   expect(text).toContain("✘ 合约未锁定 Registry not pinned");
   expect(await page.getByTestId("file-digest").innerText()).toBe(
@@ -117,6 +118,8 @@ test("INVALID with its reason: a changed document, a tampered certificate, anoth
   const changed = await verdictOf(page, "INVALID");
   expect(changed).toContain("DIGEST_MISMATCH");
   expect(changed).toContain("文件不符");
+  // what the certificate states is shown under a caption that it was not established
+  expect(changed).toContain("What the certificate states — not established by this check");
   await page.screenshot({ path: join(ARTIFACTS, "verify-page-digest-mismatch.png"), fullPage: true });
 
   await page.getByTestId("file-input").setInputFiles([]);

@@ -193,6 +193,7 @@ function render(v: Verdict, given: { rpc: string; fileNote: string; fileName: st
     <p class="message">${esc(v.message)}</p>
     <p class="zh" lang="zh-CN">${esc(text.zh)}</p>
     <p class="en" lang="en">${esc(text.en)}</p>
+    ${v.outcome === "VALID" || rows.length === 0 ? "" : `<p class="claimed" data-testid="claimed">证书所载内容，本次验证未予证实 What the certificate states — not established by this check:</p>`}
     <table>${rows.map(([k, val]) => `<tr><th>${k}</th><td>${val}</td></tr>`).join("")}</table>
     <ul class="checks" data-testid="checks">${checks.map((x) => `<li>${x}</li>`).join("")}</ul>`;
 }
