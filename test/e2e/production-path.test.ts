@@ -107,10 +107,14 @@ async function inFlight(id: string): Promise<{ batch: number; txHash: string }> 
           WHERE d.id = $1 AND a.state = 'sent'`,
         [id],
       );
-      return rows[0] ? { batch: Number(rows[0].batch_id), txHash: rows[0].tx } : undefined;
+      if (!rows[0]) return undefined;
+      // The attempt is recorded before it is sent: wait until the node has it, or a block
+      // mined now would not hold it.
+      const known = await rpcCall("eth_getTransactionByHash", [rows[0].tx]);
+      return known ? { batch: Number(rows[0].batch_id), txHash: rows[0].tx } : undefined;
     },
     60_000,
-    `the anchoring transaction of ${id}`,
+    `the anchoring transaction of ${id}, in the node's pool`,
   );
 }
 

@@ -50,10 +50,27 @@ test("after a deposit is certified, /metrics shows it accepted, sealed, anchored
     });
     return got.statusCode === 200 ? true : undefined;
   });
-  const after = await scrape();
   // a labelled counter has no line before its first count
-  const grew = (series: string) =>
-    sample(after, series) - (before.includes(`\n${series} `) ? sample(before, series) : 0);
+  const grown = (text: string, series: string) =>
+    text.includes(`\n${series} `)
+      ? sample(text, series) - (before.includes(`\n${series} `) ? sample(before, series) : 0)
+      : 0;
+  // The anchoring and certification counters are counted just after the commits that make the
+  // certificate available: scrape until they have caught up.
+  const after = await eventually(async () => {
+    const text = await scrape();
+    return [
+      "tsd_anchoring_seconds_count",
+      "tsd_anchor_gas_used_count",
+      "tsd_certificates_issued_total",
+    ].every((series) => grown(text, series) >= 1)
+      ? text
+      : undefined;
+  });
+  const grew = (series: string) => {
+    sample(after, series); // present, or the sample's error names it
+    return grown(after, series);
+  };
   expect(grew("tsd_deposits_accepted_total")).toBe(1);
   expect(grew("tsd_batches_sealed_total")).toBeGreaterThanOrEqual(1);
   expect(grew("tsd_batch_size_count")).toBeGreaterThanOrEqual(1);

@@ -124,7 +124,7 @@ describe("cachedAuthentication", () => {
 
   test("a burst of requests with one key asks the database once", async () => {
     const t = await stack.tenant();
-    const authenticate = cachedAuthentication(stack.conn.db, { ttlMs: 1000 });
+    const authenticate = cachedAuthentication(stack.conn.db, { ttlMs: 1000, now: clock().now });
     const spy = jest.spyOn(stack.conn.db, "query");
     try {
       const answers = await Promise.all(Array.from({ length: 20 }, () => authenticate(t.apiKey)));
@@ -153,7 +153,11 @@ describe("cachedAuthentication", () => {
   test("at most maxEntries keys are kept, the oldest leaving first", async () => {
     const a = await stack.tenant();
     const b = await stack.tenant();
-    const authenticate = cachedAuthentication(stack.conn.db, { ttlMs: 1000, maxEntries: 1 });
+    const authenticate = cachedAuthentication(stack.conn.db, {
+      ttlMs: 1000,
+      maxEntries: 1,
+      now: clock().now,
+    });
     await authenticate(a.apiKey);
     await authenticate(b.apiKey); // a's entry leaves
     const spy = jest.spyOn(stack.conn.db, "query");

@@ -135,6 +135,14 @@ describe("with the workers running", () => {
     return rows;
   }
 
+  /** The tenant's deliveries once the first `n` are recorded as delivered (the receiver sees a POST before its worker records the answer). */
+  async function delivered(tenantId: string, n = 1) {
+    return eventually(async () => {
+      const rows = await deliveriesOf(tenantId);
+      return rows.length >= n && rows.slice(0, n).every((d) => d.delivered_at) ? rows : undefined;
+    });
+  }
+
   async function feed(t: TestTenant, since: string, limit = 10_000): Promise<Certificate[]> {
     const res = await call(stack.app, {
       method: "GET",
@@ -156,7 +164,7 @@ describe("with the workers running", () => {
       const first = await deposit(t, 3);
       const [req] = await received(r, 1);
       const batch = await certifiedBatch(t, first[0]!);
-      const [delivery] = await deliveriesOf(t.id);
+      const [delivery] = await delivered(t.id);
       const { rows } = await stack.conn.db.query<{ id: number }>(
         "SELECT id FROM attestations WHERE batch_id = $1 AND current",
         [batch],
@@ -279,10 +287,7 @@ describe("with the workers running", () => {
     try {
       await deposit(t, 1);
       const requests = await received(r, 3);
-      const [delivery] = await eventually(async () => {
-        const rows = await deliveriesOf(t.id);
-        return rows[0]?.delivered_at ? rows : undefined;
-      });
+      const [delivery] = await delivered(t.id);
       expect(delivery).toMatchObject({ attempts: 3, last_error: "HTTP 500", delivered_at: expect.any(Date) });
       // One delivery, the same body each time, each POST signed afresh.
       expect(new Set(requests.map((q) => q.headers["tsd-delivery"]))).toEqual(
