@@ -90,11 +90,8 @@ export async function recordDone(
   await audited(action, async () => ({ result: undefined, subject, details }));
 }
 
-export function addAdminCommands(tsd: Command, { out }: AdminIo): Command {
-  const admin = tsd
-    .command("admin")
-    .description("operator commands (use DATABASE_URL; each change is written to the audit table)");
-
+/** Adds the operator commands to `tsd admin` (main.ts makes it, and loads this file only for it). */
+export function addAdminCommands(admin: Command, { out }: AdminIo): void {
   const tenant = admin.command("tenant").description("depositing enterprises");
   tenant
     .command("create")
@@ -278,5 +275,4 @@ export function addAdminCommands(tsd: Command, { out }: AdminIo): Command {
     });
   addOperationsCommands(admin, { out });
   addChainCommands(admin, { out });
-  return admin;
 }

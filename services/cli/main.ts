@@ -4,7 +4,7 @@ import { Command, CommanderError } from "commander";
 import { dataDirFrom } from "../config";
 import { TsdApiError } from "../client/api-client";
 import { ServiceError } from "../errors";
-import { addAdminCommands } from "./admin";
+import type * as AdminModule from "./admin";
 import { readDeployment } from "../chain/deployment";
 import { addDepositorCommands } from "./depositor";
 import { EXIT, addVerifyCommand, type VerifyDefaults } from "./verify";
@@ -22,7 +22,7 @@ const VERSION = (
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
-function program(): Command {
+function program(argv: string[]): Command {
   const tsd = new Command("tsd")
     .description("tsd: trade-secret deposits, anchored on an EVM chain, verifiable by anyone")
     .version(VERSION)
@@ -32,13 +32,21 @@ function program(): Command {
   addVerifyCommand(tsd, { defaults: localDeployment(dataDirFrom()), out, err });
   addDepositorCommands(tsd, { out, err });
 
-  addAdminCommands(tsd, { out });
+  // The operator commands load the database, queue and chain modules (about half of the
+  // start-up): only when `admin` is on the command line, not for a depositor's `tsd hash`.
+  const admin = tsd
+    .command("admin")
+    .description("operator commands (use DATABASE_URL; each change is written to the audit table)");
+  if (argv.slice(2).includes("admin")) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require("./admin") as typeof AdminModule).addAdminCommands(admin, { out });
+  }
   return tsd;
 }
 
 async function main(argv: string[]): Promise<void> {
   try {
-    await program().parseAsync(argv);
+    await program(argv).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT.USAGE;
