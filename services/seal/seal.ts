@@ -14,7 +14,7 @@ import { storeTree } from "./stored-tree";
 // section 3).
 
 /** Key of the PostgreSQL advisory lock that lets one sealer work at a time. */
-const SEAL_LOCK = 0x7473_6473_6561_6cn; // "tsdseal"
+export const SEAL_LOCK = 0x7473_6473_6561_6cn; // "tsdseal"
 
 export interface SealedBatch {
   id: number;

@@ -7,7 +7,7 @@ import type { Certificate } from "../../services/core";
 import { inTransaction } from "../../services/db/pool";
 import { acceptDeposits } from "../../services/deposits/store";
 import { sweep } from "../../services/jobs/sweeper";
-import { sealBatch } from "../../services/seal/seal";
+import { SEAL_LOCK, sealBatch } from "../../services/seal/seal";
 import { recordDeliveries } from "../../services/webhooks/deliveries";
 import { registerWebhook, removeWebhook } from "../../services/webhooks/registration";
 import { WEBHOOK_ATTEMPTS } from "../../services/webhooks/retry";
@@ -72,12 +72,6 @@ async function receiver(answer: (n: number) => number | "hang" = () => 200): Pro
 const digests = (n: number) => Array.from({ length: n }, () => ({ digest: randomBytes(32).toString("hex") }));
 const now = () => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until the current second is young: deposits sent now are received in one second. */
-async function startOfSecond(): Promise<void> {
-  const ms = Date.now() % 1000;
-  if (ms > 200) await sleep(1000 - ms + 10);
-}
 
 describe("with the workers running", () => {
   let stack: TestStack;
@@ -241,8 +235,17 @@ describe("with the workers running", () => {
     const { secret: sa } = await registerWebhook(stack.conn.db, a.id, ra.url);
     const { secret: sb } = await registerWebhook(stack.conn.db, b.id, rb.url);
     try {
-      await startOfSecond();
-      const [ia, ib, ic] = await Promise.all([deposit(a, 2), deposit(b, 3), deposit(c, 1)]);
+      // The sealer's lock held while the three deposit: the next seal after it takes all three.
+      const holder = await stack.conn.db.connect();
+      let ia, ib, ic;
+      try {
+        await holder.query("BEGIN");
+        await holder.query("SELECT pg_advisory_xact_lock($1)", [SEAL_LOCK.toString()]);
+        [ia, ib, ic] = await Promise.all([deposit(a, 2), deposit(b, 3), deposit(c, 1)]);
+      } finally {
+        await holder.query("COMMIT");
+        holder.release();
+      }
       const [[reqA], [reqB]] = await Promise.all([received(ra, 1), received(rb, 1)]);
       const batch = await certifiedBatch(a, ia![0]!);
       expect(await certifiedBatch(b, ib![0]!)).toBe(batch);
