@@ -1,34 +1,24 @@
-// Writes the frozen deposit-set vectors, test/vectors/set.json (DESIGN section 12). Run once per
+// Writes the frozen deposit-set vectors, test/vectors/set.json (protocol.md section 10). Run once per
 // protocol version (`npx tsx scripts/make-set-vectors.ts`); the file is committed and
 // test/core/set-vectors.test.ts checks today's code against it. Never regenerate to make a
 // failing test pass: a difference means the protocol changed. Salts, ids and keys come from
 // keccak of fixed labels, so a rerun writes the same bytes.
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Wallet, keccak256, toUtf8Bytes } from "ethers";
 import {
-  MerkleTree,
-  attestationTypedData,
-  buildCertificate,
   buildManifest,
   canonicalMember,
   createDepositRecord,
   discloseMember,
   memberLeafHash,
-  recordLeafHash,
-  signAttestation,
   to0xHex,
   type DepositRecord,
   type MemberDigestAlg,
 } from "../services/core";
+import { certifiedVector, labelledSeeds, writeVector } from "./vectors";
 
 const OUT = join(__dirname, "..", "test", "vectors", "set.json");
-const seed = (label: string) => keccak256(toUtf8Bytes(`tsd vector ${label}`)).slice(2);
-const uuid = (label: string) => {
-  const h = seed(label);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-};
+const { seed, uuid } = labelledSeeds("tsd vector");
 
 // A small R&D folder. "！" (U+FF01) and "😀" (U+1F600) sort one way by UTF-8 bytes and the
 // other way by JS `<`, so the vector freezes which order the protocol uses.
@@ -81,28 +71,6 @@ async function main(): Promise<void> {
       receivedAt: 1_764_100_000_000 + i * 1_000,
     }),
   );
-  const tree = MerkleTree.fromLeafHashes(records.map(recordLeafHash));
-  const certifierKey = `0x${seed("certifier key (test only)")}`;
-  const certifier = new Wallet(certifierKey);
-  const anchor = {
-    chainId: 31337,
-    registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    root: to0xHex(tree.root),
-    batch: 18,
-    txHash: `0x${seed("set tx")}`,
-    blockNumber: 57,
-    blockHash: `0x${seed("set block 57")}`,
-    blockTimestamp: 1_764_100_060,
-  };
-  const typedData = attestationTypedData(anchor, tree.size, 1_764_100_075);
-  const certificate = buildCertificate({
-    deposit: records[1] as DepositRecord,
-    leafIndex: 1,
-    treeSize: tree.size,
-    auditPath: tree.auditPath(1),
-    anchor,
-    attestation: { ...(await signAttestation(certifier, typedData)), typedData },
-  });
 
   const vector = {
     description:
@@ -119,21 +87,18 @@ async function main(): Promise<void> {
     root: manifest.root,
     manifest,
     disclosures: ["配方/主配方.txt", "报告/2025年/实验记录.pdf"].map((p) => discloseMember(manifest, p)),
-    certifierPrivateKey: certifierKey,
-    chain: {
-      chainId: anchor.chainId,
-      anchorOf: {
-        timestamp: anchor.blockTimestamp,
-        blockNumber: anchor.blockNumber,
-        treeSize: tree.size,
-        batch: anchor.batch,
-      },
-      block: { number: anchor.blockNumber, hash: anchor.blockHash, timestamp: anchor.blockTimestamp },
-      certifier: { address: certifier.address, since: 1_763_990_000, until: 0 },
-    },
-    certificate,
+    ...(await certifiedVector({
+      records,
+      leafIndex: 1,
+      seed,
+      batch: 18,
+      txLabel: "set tx",
+      block: { number: 57, label: "set block 57", timestamp: 1_764_100_060 },
+      issuedAt: 1_764_100_075,
+      certifierSince: 1_763_990_000,
+    })),
   };
-  writeFileSync(OUT, `${JSON.stringify(vector, null, 2)}\n`);
+  writeVector(OUT, vector);
 }
 
 void main();

@@ -3,26 +3,12 @@
 // the chain facts under which it is VALID. Run once (`npx tsx scripts/make-sm3-vectors.ts`);
 // the other vector files stay as they are. Never regenerate to make a failing test pass.
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Wallet, keccak256, toUtf8Bytes } from "ethers";
-import {
-  MerkleTree,
-  attestationTypedData,
-  buildCertificate,
-  canonicalRecord,
-  createDepositRecord,
-  recordLeafHash,
-  signAttestation,
-  to0xHex,
-} from "../services/core";
+import { MerkleTree, canonicalRecord, createDepositRecord, recordLeafHash, to0xHex } from "../services/core";
+import { certifiedVector, labelledSeeds, writeVector } from "./vectors";
 
 const OUT = join(__dirname, "..", "test", "vectors", "sm3.json");
-const seed = (label: string) => keccak256(toUtf8Bytes(`tsd sm3 vector ${label}`)).slice(2);
-const uuid = (label: string) => {
-  const h = seed(label);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-};
+const { seed, uuid } = labelledSeeds("tsd sm3 vector");
 
 async function main(): Promise<void> {
   // "abc" is GB/T 32905-2016's own example (its digest is printed in the standard, appendix A).
@@ -42,27 +28,6 @@ async function main(): Promise<void> {
     }),
   );
   const tree = MerkleTree.fromLeafHashes(records.map(recordLeafHash));
-  const certifierKey = `0x${seed("certifier key (test only)")}`;
-  const certifier = new Wallet(certifierKey);
-  const anchor = {
-    chainId: 31337,
-    registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    root: to0xHex(tree.root),
-    batch: 23,
-    txHash: `0x${seed("tx")}`,
-    blockNumber: 77,
-    blockHash: `0x${seed("block 77")}`,
-    blockTimestamp: 1_764_100_010,
-  };
-  const typedData = attestationTypedData(anchor, tree.size, 1_764_100_020);
-  const certificate = buildCertificate({
-    deposit: records[1]!,
-    leafIndex: 1,
-    treeSize: tree.size,
-    auditPath: tree.auditPath(1),
-    anchor,
-    attestation: { ...(await signAttestation(certifier, typedData)), typedData },
-  });
   const vectors = {
     description:
       "SM3 deposits (DESIGN section 3): file contents (UTF-8), their SM3, the records, JCS and leaf hashes, and a certificate with the chain facts under which it is VALID. The certifier key is a public test key. Made by scripts/make-sm3-vectors.ts.",
@@ -73,21 +38,18 @@ async function main(): Promise<void> {
       leafHash: to0xHex(recordLeafHash(r)),
     })),
     root: to0xHex(tree.root),
-    certifierPrivateKey: certifierKey,
-    chain: {
-      chainId: anchor.chainId,
-      anchorOf: {
-        timestamp: anchor.blockTimestamp,
-        blockNumber: anchor.blockNumber,
-        treeSize: tree.size,
-        batch: anchor.batch,
-      },
-      block: { number: anchor.blockNumber, hash: anchor.blockHash, timestamp: anchor.blockTimestamp },
-      certifier: { address: certifier.address, since: 1_764_000_000, until: 0 },
-    },
-    certificate,
+    ...(await certifiedVector({
+      records,
+      leafIndex: 1,
+      seed,
+      batch: 23,
+      txLabel: "tx",
+      block: { number: 77, label: "block 77", timestamp: 1_764_100_010 },
+      issuedAt: 1_764_100_020,
+      certifierSince: 1_764_000_000,
+    })),
   };
-  writeFileSync(OUT, `${JSON.stringify(vectors, null, 2)}\n`);
+  writeVector(OUT, vectors);
 }
 
 void main();
