@@ -73,6 +73,12 @@ const digests = (n: number) => Array.from({ length: n }, () => ({ digest: random
 const now = () => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until the current second is young: deposits sent now are received in one second. */
+async function startOfSecond(): Promise<void> {
+  const ms = Date.now() % 1000;
+  if (ms > 200) await sleep(1000 - ms + 10);
+}
+
 describe("with the workers running", () => {
   let stack: TestStack;
   beforeAll(async () => {
@@ -235,12 +241,14 @@ describe("with the workers running", () => {
     const { secret: sa } = await registerWebhook(stack.conn.db, a.id, ra.url);
     const { secret: sb } = await registerWebhook(stack.conn.db, b.id, rb.url);
     try {
-      // The sealer's lock held while the three deposit: the next seal after it takes all three.
+      // Received in one second, and none sealed before all three are stored: the sealer's lock
+      // is held meanwhile, so the first seal after it takes the three together.
       const holder = await stack.conn.db.connect();
       let ia, ib, ic;
       try {
         await holder.query("BEGIN");
         await holder.query("SELECT pg_advisory_xact_lock($1)", [SEAL_LOCK.toString()]);
+        await startOfSecond();
         [ia, ib, ic] = await Promise.all([deposit(a, 2), deposit(b, 3), deposit(c, 1)]);
       } finally {
         await holder.query("COMMIT");
