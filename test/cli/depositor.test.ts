@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCertificate, parseManifest } from "../../services/core";
 import { buildVerifier } from "../../web/build";
-import { ROOT, run, runCli } from "../e2e/processes";
+import { ROOT, run, runCli, runOneFileVerifier } from "../e2e/processes";
 import { startTestStack, type TestStack } from "../helpers/stack";
 
 // The depositor's CLI as an SME's IT person runs it: against the API listening on a port, with
@@ -144,14 +144,12 @@ test("deposit --as-set --wait --out, then disclose: the member verifies with tsd
   await buildVerifier(court);
   for (const f of [cert, disclosure, member, outsider]) copyFileSync(f, join(court, f.split("/").pop()!));
   const cjs = (file: string) =>
-    run(process.execPath, [
-      join(court, "tsd-verify.cjs"),
-      "verify",
-      join(court, "研发资料.certificate.json"),
+    runOneFileVerifier(court, [
+      "研发资料.certificate.json",
       "--disclosure",
-      join(court, "disclosure.json"),
+      "disclosure.json",
       "--file",
-      join(court, file),
+      file,
       "--rpc",
       rpc,
     ]);

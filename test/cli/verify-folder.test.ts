@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +15,7 @@ import {
   type Certificate,
 } from "../../services/core";
 import { buildVerifier } from "../../web/build";
-import { runCli } from "../e2e/processes";
+import { runCli, runOneFileVerifier } from "../e2e/processes";
 import { startTestStack, type TestStack } from "../helpers/stack";
 
 // `tsd verify DIR`, and the one-file verifier given a folder: every *.certificate.json under it
@@ -101,20 +100,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-/** `node tsd-verify.cjs …` in an empty folder, with no environment but PATH. */
-function oneFile(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["tsd-verify.cjs", "verify", ...args], {
-      cwd: court,
-      env: { PATH: process.env.PATH ?? "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const oneFile = (...args: string[]) => runOneFileVerifier(court, args);
 
 const paths = () => [...certificates.keys()].sort().map((p) => join(folder, p));
 

@@ -10,7 +10,7 @@ import { REGISTRY_ABI } from "../../services/chain/abi";
 import { foundryBinary } from "../../services/chain/local-node";
 import { VERIFYING_GUIDE, codeBlocks, guideScript } from "../helpers/guide";
 import { PG_SERVER, REDIS_URL, eventually, freePort, uniqueName } from "../helpers/stack";
-import { run, runCli, startProcess, type ServiceProcess } from "./processes";
+import { run, runCli, runOneFileVerifier, startProcess, type ServiceProcess } from "./processes";
 
 // Issue 3's "done when", as an operator and a court would do it: `npm start`'s entry point on
 // its local defaults (anvil started under DATA_DIR, registry deployed), deposits over HTTP,
@@ -275,9 +275,7 @@ test("`tsd certificate --pdf --out`: the JSON and the PDF that carries it; the o
   expect(new URL(page.url).searchParams.get("rpc")).toBe(`http://127.0.0.1:${env.LOCAL_CHAIN_PORT}`);
   const cjs = join(out, "tsd-verify.cjs");
   writeFileSync(cjs, Buffer.from(await (await fetch(`${api}/downloads/tsd-verify.cjs`)).arrayBuffer()));
-  const verified = await run(process.execPath, [
-    cjs,
-    "verify",
+  const verified = await runOneFileVerifier(out, [
     detached,
     "--file",
     file,

@@ -63,38 +63,48 @@ export function startProcess(entry: string, env: Record<string, string>): Servic
   };
 }
 
-/** Runs the `tsd` CLI (bin/tsd.js) to completion. */
-export function runCli(
+/** What a command run to completion printed, and its exit code. */
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion (generic tools: cast, python3, sha256sum; the CLI; the one-file
+ * verifier): in the checkout unless given a folder, with this process's environment unless
+ * given one.
+ */
+export function run(
+  command: string,
   args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  o: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin", "tsd.js"), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    const child = spawn(command, args, {
+      cwd: o.cwd ?? ROOT,
+      ...(o.env === undefined ? {} : { env: o.env }),
     });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(o.input);
   });
 }
 
-/** Runs any command to completion (generic tools: cast, python3, sha256sum). */
-export function run(
-  command: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
+/** Runs the `tsd` CLI (bin/tsd.js) to completion, with no environment but PATH, HOME and `env`. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return run(process.execPath, [join(ROOT, "bin", "tsd.js"), ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+  });
+}
+
+/** `node tsd-verify.cjs verify …` in `folder`, with no environment but PATH: as a court runs it. */
+export function runOneFileVerifier(folder: string, args: string[]): Promise<Ran> {
+  return run(process.execPath, ["tsd-verify.cjs", "verify", ...args], {
+    cwd: folder,
+    env: { PATH: process.env.PATH ?? "" },
   });
 }

@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Certificate } from "../../services/core";
 import { buildVerifier, type BuiltFile } from "../../web/build";
+import { runOneFileVerifier } from "../e2e/processes";
 import { eventually, startTestStack, type TestStack } from "../helpers/stack";
 
 // dist/tsd-verify.cjs as a court uses it: copied alone into an empty folder and run with plain
@@ -43,20 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-/** `node tsd-verify.cjs …` in the court's folder, with no environment but PATH. */
-function verify(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["tsd-verify.cjs", "verify", ...args], {
-      cwd: court,
-      env: { PATH: process.env.PATH ?? "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const verify = (...args: string[]) => runOneFileVerifier(court, args);
 
 function tampered(name: string, change: (c: any) => void): string {
   const c = structuredClone(certificate) as any;
